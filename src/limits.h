@@ -1,0 +1,46 @@
+/* limits.h - every size and count limit of ftpgate in one place.
+ *
+ * Network bytes enter through capped readers; the caps live here so that a
+ * reviewer can see at a glance how much an attacker can make us hold. */
+#ifndef FG_LIMITS_H
+#define FG_LIMITS_H
+
+/* Client command line, including the terminating CRLF (RFC 959 has no limit;
+ * vsftpd uses 4 KiB).  Longer lines get "500" and are discarded whole. */
+#define FG_MAX_CMD_LINE 4096
+
+/* Verb length: the longest real verb is 4 letters; we allow some slack. */
+#define FG_MAX_VERB 16
+
+/* One line of a backend reply, including CRLF. */
+#define FG_MAX_REPLY_LINE 8192
+
+/* A whole (multi-line) backend reply.  STAT of a big directory goes over the
+ * control channel, so this is generous; an endless reply is cut here. */
+#define FG_MAX_REPLY_BYTES (256 * 1024)
+
+/* Number of lines of one multi-line reply. */
+#define FG_MAX_REPLY_LINES 8192
+
+/* Client lines read ahead while a command is in progress (pipelining). */
+#define FG_MAX_PIPELINED 32
+
+/* Control-channel buffers (bytes). */
+#define FG_CTRL_INBUF (16 * 1024)
+#define FG_CTRL_OUTBUF (FG_MAX_REPLY_BYTES + 4096)
+
+/* Data relay pipe size requested with F_SETPIPE_SZ (the kernel may give less). */
+#define FG_PIPE_SIZE (1024 * 1024)
+
+/* Listeners, addresses and servers in a configuration. */
+#define FG_MAX_LISTENERS 64
+#define FG_MAX_BACKENDS 64
+#define FG_MAX_ADDRS 16
+#define FG_MAX_NAME 64
+#define FG_MAX_PATH 1024
+#define FG_MAX_BANNER 512
+
+/* Length of the printable session id. */
+#define FG_SESSION_ID_LEN 12
+
+#endif
