@@ -1,5 +1,4 @@
 /* buf.c - fixed-capacity byte buffers (see buf.h). */
-#include "config.h"
 #include "buf.h"
 
 #include <errno.h>
