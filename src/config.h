@@ -1,0 +1,77 @@
+/* config.h - the validated configuration.
+ *
+ * fg_config_load() turns the INI file into this struct or into a list of
+ * "FILE:LINE: message" errors.  Nothing else in ftpgate reads the file. */
+#ifndef FG_CONFIG_H
+#define FG_CONFIG_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include "limits.h"
+
+enum fg_tls_mode { FG_TLS_OFF = 0, FG_TLS_EXPLICIT, FG_TLS_REQUIRED, FG_TLS_IMPLICIT };
+
+struct fg_sockaddr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct fg_backend {
+	char name[FG_MAX_NAME];
+	struct fg_sockaddr servers[FG_MAX_ADDRS]; /* resolved at load time */
+	unsigned n_servers;
+	enum fg_tls_mode tls;   /* off | explicit | implicit */
+	bool tls_verify;        /* default yes */
+	char tls_ca[FG_MAX_PATH];
+	int line;               /* line of the [backend NAME] header */
+};
+
+struct fg_listener {
+	char name[FG_MAX_NAME];
+	struct fg_sockaddr addrs[FG_MAX_ADDRS];  /* listen = ... */
+	unsigned n_addrs;
+	char backend_name[FG_MAX_NAME];
+	const struct fg_backend *backend;        /* resolved after load */
+	uint16_t passive_lo, passive_hi;         /* passive_ports = LO-HI */
+	struct fg_sockaddr passive_address;      /* passive_address = ... */
+	bool has_passive_address;
+	enum fg_tls_mode tls;
+	char tls_cert[FG_MAX_PATH];
+	char tls_key[FG_MAX_PATH];
+	char banner[FG_MAX_BANNER];              /* empty: relay the backend's */
+	int line;
+};
+
+struct fg_config {
+	char path[FG_MAX_PATH];
+	/* [global] */
+	char user[FG_MAX_NAME];          /* default "ftpgate" */
+	unsigned max_sessions;           /* default 10000 */
+	unsigned spare_sessions;         /* default 8 */
+	unsigned connect_timeout;        /* s, default 10 */
+	unsigned idle_timeout;           /* s, default 900; suspended during transfers */
+	unsigned data_timeout;           /* s, default 300: no data byte moved */
+	unsigned shutdown_grace;         /* s, default 30 */
+	char pid_file[FG_MAX_PATH];      /* default empty: none */
+	int syslog_facility;             /* default LOG_DAEMON */
+	bool debug;                      /* default no */
+
+	struct fg_listener listeners[FG_MAX_LISTENERS];
+	unsigned n_listeners;
+	struct fg_backend backends[FG_MAX_BACKENDS];
+	unsigned n_backends;
+};
+
+/* Load and validate path into *cfg (which is fully overwritten, defaults
+ * included).  Each error is written to errs as "FILE:LINE: message\n"
+ * (LINE is 0 for errors that belong to no line).  Returns the number of
+ * errors: 0 means cfg is valid and complete. */
+int fg_config_load(struct fg_config *cfg, const char *path, FILE *errs);
+
+/* Same, from an in-memory text (name is used in messages).  For tests and
+ * the fuzzer. */
+int fg_config_load_string(struct fg_config *cfg, const char *name,
+			  const char *text, size_t len, FILE *errs);
+
+#endif
