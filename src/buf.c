@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 int fg_buf_init(struct fg_buf *b, size_t cap)
 {
 	b->data = malloc(cap ? cap : 1);
@@ -55,17 +57,37 @@ int fg_buf_append(struct fg_buf *b, const void *p, size_t n)
 int fg_buf_printf(struct fg_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t avail;
+	char *tmp;
 	int r;
 
 	compact(b);
+	avail = b->cap - b->end;
 	va_start(ap, fmt);
-	r = vsnprintf(b->data + b->end, b->cap - b->end, fmt, ap);
+	r = vsnprintf(b->data + b->end, avail, fmt, ap);
 	va_end(ap);
-	/* vsnprintf needs room for the NUL it writes; refuse exact fits too so
-	 * that a truncated line is never kept. */
-	if (r < 0 || (size_t)r >= b->cap - b->end)
+	if (r < 0 || (size_t)r > avail)
 		return -1;
-	b->end += (size_t)r;
+	if ((size_t)r < avail) {
+		b->end += (size_t)r;
+		return 0;
+	}
+	/* Exactly avail bytes: the text fits, but vsnprintf needed one more
+	 * byte for its NUL and so cut the last character.  Format it again
+	 * into scratch space and copy the bytes without the NUL. */
+	tmp = malloc((size_t)r + 1);
+	if (tmp == NULL)
+		return -1;
+	va_start(ap, fmt);
+	r = vsnprintf(tmp, avail + 1, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r != avail) {
+		free(tmp);
+		return -1;
+	}
+	memcpy(b->data + b->end, tmp, avail);
+	b->end += avail;
+	free(tmp);
 	return 0;
 }
 
