@@ -63,6 +63,11 @@ struct fg_config {
 	unsigned n_backends;
 };
 
+/* When true, host names in [backend] servers are not resolved and give an
+ * error instead (numeric addresses still work).  Set by the fuzz harness so
+ * that fuzzing never does DNS lookups; false (resolve) by default. */
+extern bool fg_config_no_resolve;
+
 /* Load and validate path into *cfg (which is fully overwritten, defaults
  * included).  Each error is written to errs as "FILE:LINE: message\n"
  * (LINE is 0 for errors that belong to no line).  Returns the number of

@@ -40,6 +40,12 @@
 #define FG_MAX_PATH 1024
 #define FG_MAX_BANNER 512
 
+/* Configuration file: whole file and one line (without the newline).  The
+ * file is read into memory once; a longer file or line is an error, never
+ * silently cut. */
+#define FG_MAX_CONFIG_BYTES (1024 * 1024)
+#define FG_MAX_CONFIG_LINE 4096
+
 /* Length of the printable session id. */
 #define FG_SESSION_ID_LEN 12
 

@@ -1,0 +1,599 @@
+/* check_config.c - unit tests of src/config.c: every error comes with the
+ * right FILE:LINE, all errors are reported, a full file sets every field,
+ * defaults are the documented ones. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include "config.h"
+#include "net.h"
+#include "banned.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The struct is large; one static instance for all tests. */
+static struct fg_config cfg;
+
+/* Load text as "t.conf"; return the error count and the error output
+ * (malloc'ed, "" when none) in *out. */
+static int load(const char *text, char **out)
+{
+	size_t size = 0;
+	FILE *errs = open_memstream(out, &size);
+	int n;
+
+	ck_assert_ptr_nonnull(errs);
+	n = fg_config_load_string(&cfg, "t.conf", text, strlen(text), errs);
+	fclose(errs);
+	return n;
+}
+
+/* A minimal valid file to extend. */
+#define OK_LISTENER "[listener pub]\nlisten = 127.0.0.1:2121\nbackend = in\n"
+#define OK_BACKEND "[backend in]\nservers = 10.0.0.5:21\n"
+
+/* text must give exactly the error lines in want (count = lines). */
+struct bad_case {
+	const char *what;
+	const char *text;
+	int n;
+	const char *want;
+};
+
+static const struct bad_case bad[] = {
+	{ "unknown key in global",
+	  "[global]\nuser = ftp\nmax_sesions = 5\n" OK_LISTENER OK_BACKEND, 1,
+	  "t.conf:3: unknown key 'max_sesions' in [global]\n" },
+	{ "unknown key in listener",
+	  OK_LISTENER "servers = 1.2.3.4:21\n" OK_BACKEND, 1,
+	  "t.conf:4: unknown key 'servers' in [listener pub]\n" },
+	{ "unknown key in backend",
+	  OK_LISTENER OK_BACKEND "\nlisten = 1.2.3.4:21\n", 1,
+	  "t.conf:7: unknown key 'listen' in [backend in]\n" },
+	{ "unknown section",
+	  OK_LISTENER OK_BACKEND "[frontend x]\nlisten = 1.2.3.4:21\n", 1,
+	  "t.conf:6: unknown section [frontend x] (want [global], [listener NAME] or [backend NAME])\n" },
+	{ "bad section name",
+	  OK_LISTENER OK_BACKEND "[backend a/b]\n", 1,
+	  "t.conf:6: bad section name [backend a/b] (want [backend NAME], NAME of 1-63 characters A-Z a-z 0-9 _ . -)\n" },
+	{ "key before any section",
+	  "user = x\n" OK_LISTENER OK_BACKEND, 1,
+	  "t.conf:1: key 'user' outside of any section\n" },
+	{ "bad address",
+	  "[listener pub]\nlisten = 1.2.3:21\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:2: listen: not a numeric IPv4 or IPv6 address in '1.2.3:21'\n" },
+	{ "host name in listen",
+	  "[listener pub]\nlisten = localhost:21\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:2: listen: not a numeric IPv4 or IPv6 address in 'localhost:21'\n" },
+	{ "IPv6 without brackets",
+	  "[listener pub]\nlisten = 0.0.0.0:21, ::1:21\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:2: listen: IPv6 addresses must be written as [ADDR]:PORT in '::1:21'\n" },
+	{ "listen port 0",
+	  "[listener pub]\nlisten = 1.2.3.4:0\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:2: listen: bad port (1-65535) in '1.2.3.4:0'\n" },
+	{ "listen without port",
+	  "[listener pub]\nlisten = 1.2.3.4\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:2: listen: missing :PORT in '1.2.3.4'\n" },
+	{ "listen empty item",
+	  "[listener pub]\nlisten = 1.2.3.4:21,\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:2: listen: empty address in list\n" },
+	{ "listen twice in one list",
+	  "[listener pub]\nlisten = 1.2.3.4:21, 1.2.3.4:21\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:2: listen: 1.2.3.4:21 is listed twice\n" },
+	{ "listen address of another listener",
+	  OK_LISTENER "[listener two]\nlisten = [::1]:21, 127.0.0.1:2121\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:5: listen: 127.0.0.1:2121 is already used by [listener pub]\n" },
+	{ "too many addresses",
+	  "[listener pub]\nlisten = 1.1.1.1:1,1.1.1.1:2,1.1.1.1:3,1.1.1.1:4,1.1.1.1:5,1.1.1.1:6,"
+	  "1.1.1.1:7,1.1.1.1:8,1.1.1.1:9,1.1.1.1:10,1.1.1.1:11,1.1.1.1:12,1.1.1.1:13,1.1.1.1:14,"
+	  "1.1.1.1:15,1.1.1.1:16,1.1.1.1:17\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:2: listen: too many addresses (max 16)\n" },
+	{ "passive_ports reversed",
+	  OK_LISTENER "passive_ports = 5000-4000\n" OK_BACKEND, 1,
+	  "t.conf:4: passive_ports: want LO-HI with 1024 <= LO <= HI <= 65535\n" },
+	{ "passive_ports single number",
+	  OK_LISTENER "passive_ports = 70000\n" OK_BACKEND, 1,
+	  "t.conf:4: passive_ports: want LO-HI with 1024 <= LO <= HI <= 65535\n" },
+	{ "passive_ports privileged",
+	  OK_LISTENER "passive_ports = 80-90\n" OK_BACKEND, 1,
+	  "t.conf:4: passive_ports: want LO-HI with 1024 <= LO <= HI <= 65535\n" },
+	{ "passive_ports above 65535",
+	  OK_LISTENER "passive_ports = 60000-65536\n" OK_BACKEND, 1,
+	  "t.conf:4: passive_ports: want LO-HI with 1024 <= LO <= HI <= 65535\n" },
+	{ "passive_ports sign",
+	  OK_LISTENER "passive_ports = +2000-3000\n" OK_BACKEND, 1,
+	  "t.conf:4: passive_ports: want LO-HI with 1024 <= LO <= HI <= 65535\n" },
+	{ "passive_address with port",
+	  OK_LISTENER "passive_address = 1.2.3.4:21\n" OK_BACKEND, 1,
+	  "t.conf:4: passive_address: '1.2.3.4:21' is not a numeric IPv4 or IPv6 address\n" },
+	{ "passive_address unspecified",
+	  OK_LISTENER "passive_address = 0.0.0.0\n" OK_BACKEND, 1,
+	  "t.conf:4: passive_address: the unspecified address cannot be sent to clients\n" },
+	{ "missing backend section",
+	  "[listener pub]\nlisten = 127.0.0.1:2121\nbackend = nope\n" OK_BACKEND, 1,
+	  "t.conf:3: listener 'pub': no [backend nope]\n" },
+	{ "missing backend key",
+	  "[listener pub]\nlisten = 127.0.0.1:2121\n" OK_BACKEND, 1,
+	  "t.conf:1: listener 'pub': backend is required\n" },
+	{ "backend defined after the listener is fine, duplicate listener is not",
+	  OK_LISTENER "\n[listener pub]\nlisten = 127.0.0.1:21\n" OK_BACKEND, 1,
+	  "t.conf:5: duplicate section [listener pub] (first at line 1)\n" },
+	{ "duplicate backend",
+	  OK_LISTENER OK_BACKEND "[backend in]\nservers = 10.0.0.6\n", 1,
+	  "t.conf:6: duplicate section [backend in] (first at line 4)\n" },
+	{ "duplicate global",
+	  "[global]\n[global]\n" OK_LISTENER OK_BACKEND, 1,
+	  "t.conf:2: duplicate section [global] (first at line 1)\n" },
+	{ "duplicate key",
+	  OK_LISTENER "backend = in\n" OK_BACKEND, 1,
+	  "t.conf:4: duplicate key 'backend' in [listener pub] (first at line 3)\n" },
+	{ "missing listen",
+	  "[listener pub]\nbackend = in\n" OK_BACKEND, 1,
+	  "t.conf:1: listener 'pub': listen is required\n" },
+	{ "missing servers",
+	  OK_LISTENER "[backend in]\ntls = off\n", 1,
+	  "t.conf:4: backend 'in': servers is required\n" },
+	{ "no listener",
+	  "[global]\n" OK_BACKEND, 1,
+	  "t.conf:0: no [listener] section\n" },
+	{ "empty file",
+	  "", 1,
+	  "t.conf:0: no [listener] section\n" },
+	{ "tls required on a backend",
+	  OK_LISTENER OK_BACKEND "tls = required\n", 1,
+	  "t.conf:6: bad value 'required' for tls (off|explicit|implicit)\n" },
+	{ "bad tls on a listener",
+	  OK_LISTENER "tls = on\n" OK_BACKEND, 1,
+	  "t.conf:4: bad value 'on' for tls (off|explicit|required|implicit)\n" },
+	{ "tls without cert",
+	  OK_LISTENER "tls = explicit\ntls_key = /k.pem\n" OK_BACKEND, 1,
+	  "t.conf:4: listener 'pub': tls needs tls_cert and tls_key\n" },
+	{ "tls without key",
+	  OK_LISTENER "tls_cert = /c.pem\ntls = implicit\n" OK_BACKEND, 1,
+	  "t.conf:5: listener 'pub': tls needs tls_cert and tls_key\n" },
+	{ "backend bad port",
+	  OK_LISTENER "[backend in]\nservers = 10.0.0.5:99999\n", 1,
+	  "t.conf:5: servers: bad port (1-65535) in '10.0.0.5:99999'\n" },
+	{ "numbers",
+	  "[global]\nmax_sessions = 0\nspare_sessions = 1001\nidle_timeout = 86401\n"
+	  "connect_timeout = -1\ndata_timeout = 1e3\nshutdown_grace = 99999999999999999999999\n"
+	  OK_LISTENER OK_BACKEND, 6,
+	  "t.conf:2: max_sessions: want a number from 1 to 1000000\n"
+	  "t.conf:3: spare_sessions: want a number from 0 to 1000\n"
+	  "t.conf:4: idle_timeout: want a number from 1 to 86400\n"
+	  "t.conf:5: connect_timeout: want a number from 1 to 86400\n"
+	  "t.conf:6: data_timeout: want a number from 1 to 86400\n"
+	  "t.conf:7: shutdown_grace: want a number from 1 to 86400\n" },
+	{ "spare above max",
+	  "[global]\nmax_sessions = 4\n" OK_LISTENER OK_BACKEND, 1,
+	  "t.conf:2: spare_sessions (8) must not exceed max_sessions (4)\n" },
+	{ "bool and facility",
+	  "[global]\ndebug = maybe\nsyslog_facility = kern\n" OK_LISTENER OK_BACKEND, 2,
+	  "t.conf:2: bad value 'maybe' for debug (yes|no)\n"
+	  "t.conf:3: bad value 'kern' for syslog_facility (daemon|authpriv|local0..local7)\n" },
+	{ "syntax errors, all of them",
+	  "[global]\njunk\n" OK_LISTENER "more junk\n[backend in\n" OK_BACKEND, 3,
+	  "t.conf:2: syntax error: want KEY = VALUE, [SECTION] or a comment\n"
+	  "t.conf:6: syntax error: want KEY = VALUE, [SECTION] or a comment\n"
+	  "t.conf:7: syntax error: section header without ']'\n" },
+	{ "text after header",
+	  OK_LISTENER OK_BACKEND "[global] x\nuser = a\n", 1,
+	  "t.conf:6: syntax error: text after section header\n" },
+	{ "banner with CR",
+	  OK_LISTENER "banner = hello\rworld\n" OK_BACKEND, 1,
+	  "t.conf:4: banner: must not contain CR, LF or other control characters\n" },
+	{ "untrusted text escaped",
+	  OK_LISTENER OK_BACKEND "tls_verify = \x1b[31m'\n", 1,
+	  "t.conf:6: bad value '\\x1b[31m\\'' for tls_verify (yes|no)\n" },
+	{ "NUL byte",
+	  NULL, 1, "t.conf:2: NUL byte in line\n" },
+	{ "many errors, CRLF line ends",
+	  "[global]\r\nuser = a b\r\n[listener x]\r\nlisten = 1.2.3.4:70000\r\n"
+	  "passive_ports = 1-2\r\ntls = yes\r\nbackend = b\r\n[backend b]\r\nservers = ,\r\nnope = 1\r\n", 6,
+	  "t.conf:2: user: want an account name (1-63 characters A-Z a-z 0-9 _ . -)\n"
+	  "t.conf:4: listen: bad port (1-65535) in '1.2.3.4:70000'\n"
+	  "t.conf:5: passive_ports: want LO-HI with 1024 <= LO <= HI <= 65535\n"
+	  "t.conf:6: bad value 'yes' for tls (off|explicit|required|implicit)\n"
+	  "t.conf:9: servers: empty address in list\n"
+	  "t.conf:10: unknown key 'nope' in [backend b]\n" },
+};
+
+/* Each bad case: exact count and exact error lines. */
+START_TEST(t_bad)
+{
+	const struct bad_case *c = &bad[_i];
+	char *out = NULL;
+	int n;
+
+	if (!c->text) {
+		/* A NUL byte inside line 2 of an otherwise valid file. */
+		static const char text[] = OK_LISTENER OK_BACKEND;
+		char buf[sizeof(text) + 8];
+		size_t size = 0;
+		FILE *errs = open_memstream(&out, &size);
+		memcpy(buf, text, sizeof(text));
+		buf[20] = '\0'; /* inside "listen = ..." of line 2 */
+		n = fg_config_load_string(&cfg, "t.conf", buf, sizeof(text) - 1, errs);
+		fclose(errs);
+		/* Line 2 became empty, so listen is missing too. */
+		ck_assert_str_eq(out, "t.conf:2: NUL byte in line\n"
+				      "t.conf:1: listener 'pub': listen is required\n");
+		ck_assert_int_eq(n, 2);
+		free(out);
+		return;
+	}
+	n = load(c->text, &out);
+	ck_assert_msg(strcmp(out, c->want) == 0, "%s: got\n%s\nwant\n%s", c->what, out, c->want);
+	ck_assert_msg(n == c->n, "%s: %d errors, want %d", c->what, n, c->n);
+	free(out);
+}
+END_TEST
+
+/* The address and port of a parsed address, as text. */
+static const char *ntop(const struct fg_sockaddr *a)
+{
+	static char buf[FG_ADDRSTRLEN];
+
+	return fg_net_ntop((const struct sockaddr *)&a->ss, true, buf, sizeof(buf));
+}
+
+/* A file with every key: every field set as written. */
+START_TEST(t_full)
+{
+	static const char text[] =
+		"; full example\n"
+		"[global]\n"
+		"user = ftpproxy\n"
+		"max_sessions = 500\n"
+		"spare_sessions = 0\n"
+		"connect_timeout = 5\n"
+		"idle_timeout = 600 ; ten minutes\n"
+		"data_timeout = 120\n"
+		"shutdown_grace = 86400\n"
+		"pid_file = /run/ftpgate.pid\n"
+		"syslog_facility = local3\n"
+		"debug = On\n"
+		"\n"
+		"# the public side\n"
+		"[listener public]\n"
+		"listen = 0.0.0.0:21 , [::]:2121\n"
+		"backend = back-end.1\n"
+		"passive_ports = 1024-65535\n"
+		"passive_address = 203.0.113.10\n"
+		"tls = required\n"
+		"tls_cert = /etc/ftpgate/cert.pem\n"
+		"tls_key = /etc/ftpgate/key.pem\n"
+		"banner = Hello; \"partners\" #1\n"
+		"[listener implicit]\n"
+		"listen = [2001:db8::1]:990\n"
+		"backend = back-end.1\n"
+		"passive_address = 2001:db8::1\n"
+		"tls = implicit\n"
+		"tls_cert = c.pem\n"
+		"tls_key = k.pem\n"
+		"[backend back-end.1]\n"
+		"servers = 10.0.0.5, 10.0.0.6:2121, [fd00::5]:21\n"
+		"tls = explicit\n"
+		"tls_verify = off\n"
+		"tls_ca = /etc/ssl/internal.pem\n";
+	const struct fg_listener *l;
+	const struct fg_backend *b;
+	char *out = NULL;
+	int n = load(text, &out);
+
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(n, 0);
+	ck_assert_str_eq(cfg.path, "t.conf");
+	ck_assert_str_eq(cfg.user, "ftpproxy");
+	ck_assert_uint_eq(cfg.max_sessions, 500);
+	ck_assert_uint_eq(cfg.spare_sessions, 0);
+	ck_assert_uint_eq(cfg.connect_timeout, 5);
+	ck_assert_uint_eq(cfg.idle_timeout, 600);
+	ck_assert_uint_eq(cfg.data_timeout, 120);
+	ck_assert_uint_eq(cfg.shutdown_grace, 86400);
+	ck_assert_str_eq(cfg.pid_file, "/run/ftpgate.pid");
+	ck_assert_int_eq(cfg.syslog_facility, LOG_LOCAL3);
+	ck_assert(cfg.debug);
+
+	ck_assert_uint_eq(cfg.n_listeners, 2);
+	ck_assert_uint_eq(cfg.n_backends, 1);
+	b = &cfg.backends[0];
+
+	l = &cfg.listeners[0];
+	ck_assert_str_eq(l->name, "public");
+	ck_assert_int_eq(l->line, 15);
+	ck_assert_uint_eq(l->n_addrs, 2);
+	ck_assert_str_eq(ntop(&l->addrs[0]), "0.0.0.0:21");
+	ck_assert_int_eq(l->addrs[0].len, sizeof(struct sockaddr_in));
+	ck_assert_str_eq(ntop(&l->addrs[1]), "[::]:2121");
+	ck_assert_int_eq(l->addrs[1].len, sizeof(struct sockaddr_in6));
+	ck_assert_str_eq(l->backend_name, "back-end.1");
+	ck_assert_ptr_eq(l->backend, b);
+	ck_assert_uint_eq(l->passive_lo, 1024);
+	ck_assert_uint_eq(l->passive_hi, 65535);
+	ck_assert(l->has_passive_address);
+	ck_assert_str_eq(fg_net_ntop((const struct sockaddr *)&l->passive_address.ss, false,
+				     (char[FG_ADDRSTRLEN]){ 0 }, FG_ADDRSTRLEN),
+			 "203.0.113.10");
+	ck_assert_int_eq(l->tls, FG_TLS_REQUIRED);
+	ck_assert_str_eq(l->tls_cert, "/etc/ftpgate/cert.pem");
+	ck_assert_str_eq(l->tls_key, "/etc/ftpgate/key.pem");
+	/* ';' without whitespace before it is text, '"' and '#' too. */
+	ck_assert_str_eq(l->banner, "Hello; \"partners\" #1");
+
+	l = &cfg.listeners[1];
+	ck_assert_str_eq(l->name, "implicit");
+	ck_assert_int_eq(l->line, 24);
+	ck_assert_uint_eq(l->n_addrs, 1);
+	ck_assert_str_eq(ntop(&l->addrs[0]), "[2001:db8::1]:990");
+	ck_assert_ptr_eq(l->backend, b);
+	ck_assert_uint_eq(l->passive_lo, 50000);
+	ck_assert_uint_eq(l->passive_hi, 50999);
+	ck_assert(l->has_passive_address);
+	ck_assert_int_eq(l->passive_address.ss.ss_family, AF_INET6);
+	ck_assert_int_eq(l->tls, FG_TLS_IMPLICIT);
+	ck_assert_str_eq(l->tls_cert, "c.pem");
+	ck_assert_str_eq(l->tls_key, "k.pem");
+	ck_assert_str_eq(l->banner, "");
+
+	ck_assert_str_eq(b->name, "back-end.1");
+	ck_assert_int_eq(b->line, 31);
+	ck_assert_uint_eq(b->n_servers, 3);
+	ck_assert_str_eq(ntop(&b->servers[0]), "10.0.0.5:21");
+	ck_assert_str_eq(ntop(&b->servers[1]), "10.0.0.6:2121");
+	ck_assert_str_eq(ntop(&b->servers[2]), "[fd00::5]:21");
+	ck_assert_int_eq(b->tls, FG_TLS_EXPLICIT);
+	ck_assert(!b->tls_verify);
+	ck_assert_str_eq(b->tls_ca, "/etc/ssl/internal.pem");
+	free(out);
+}
+END_TEST
+
+/* A minimal file: every default of config.h. */
+START_TEST(t_defaults)
+{
+	char *out = NULL;
+	const struct fg_listener *l;
+	const struct fg_backend *b;
+	int n;
+
+	/* Loading twice must start from scratch (cfg is fully overwritten). */
+	ck_assert_int_eq(load("[global]\ndebug = yes\nuser = other\n" OK_LISTENER OK_BACKEND, &out), 0);
+	free(out);
+	n = load(OK_LISTENER OK_BACKEND, &out);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(n, 0);
+	ck_assert_str_eq(cfg.user, "ftpgate");
+	ck_assert_uint_eq(cfg.max_sessions, 10000);
+	ck_assert_uint_eq(cfg.spare_sessions, 8);
+	ck_assert_uint_eq(cfg.connect_timeout, 10);
+	ck_assert_uint_eq(cfg.idle_timeout, 900);
+	ck_assert_uint_eq(cfg.data_timeout, 300);
+	ck_assert_uint_eq(cfg.shutdown_grace, 30);
+	ck_assert_str_eq(cfg.pid_file, "");
+	ck_assert_int_eq(cfg.syslog_facility, LOG_DAEMON);
+	ck_assert(!cfg.debug);
+	l = &cfg.listeners[0];
+	ck_assert_uint_eq(l->passive_lo, 50000);
+	ck_assert_uint_eq(l->passive_hi, 50999);
+	ck_assert(!l->has_passive_address);
+	ck_assert_int_eq(l->tls, FG_TLS_OFF);
+	ck_assert_str_eq(l->tls_cert, "");
+	ck_assert_str_eq(l->banner, "");
+	b = &cfg.backends[0];
+	ck_assert_ptr_eq(l->backend, b);
+	ck_assert_int_eq(b->tls, FG_TLS_OFF);
+	ck_assert(b->tls_verify);
+	ck_assert_str_eq(b->tls_ca, "");
+	ck_assert_uint_eq(b->n_servers, 1);
+	free(out);
+}
+END_TEST
+
+/* Bool spellings, facilities, a BOM, a long banner, both comment kinds. */
+START_TEST(t_values)
+{
+	static const char *const yes[] = { "yes", "YES", "true", "on", "1" };
+	static const char *const no[] = { "no", "False", "off", "0" };
+	char text[2048], banner[FG_MAX_BANNER + 1], *out = NULL;
+	size_t i;
+
+	for (i = 0; i < N(yes) + N(no); i++) {
+		bool want = i < N(yes);
+		snprintf(text, sizeof(text), "[global]\ndebug = %s\n" OK_LISTENER OK_BACKEND,
+			 want ? yes[i] : no[i - N(yes)]);
+		ck_assert_int_eq(load(text, &out), 0);
+		ck_assert(cfg.debug == want);
+		free(out);
+	}
+	ck_assert_int_eq(load("\xef\xbb\xbf[global]\nsyslog_facility = authpriv\n"
+			      "  # indented comment\n\t; another\n" OK_LISTENER OK_BACKEND, &out), 0);
+	ck_assert_int_eq(cfg.syslog_facility, LOG_AUTHPRIV);
+	free(out);
+
+	memset(banner, 'b', sizeof(banner));
+	banner[FG_MAX_BANNER - 1] = '\0';
+	snprintf(text, sizeof(text), OK_LISTENER "banner = %s\n" OK_BACKEND, banner);
+	ck_assert_int_eq(load(text, &out), 0);
+	ck_assert_uint_eq(strlen(cfg.listeners[0].banner), FG_MAX_BANNER - 1);
+	free(out);
+	banner[FG_MAX_BANNER - 1] = 'b';
+	banner[FG_MAX_BANNER] = '\0';
+	snprintf(text, sizeof(text), OK_LISTENER "banner = %s\n" OK_BACKEND, banner);
+	ck_assert_int_eq(load(text, &out), 1);
+	ck_assert_str_eq(out, "t.conf:4: banner: too long (max 511 bytes)\n");
+	free(out);
+}
+END_TEST
+
+/* A line over FG_MAX_CONFIG_LINE is an error at its own line; the lines
+ * after it keep their numbers. */
+START_TEST(t_long_line)
+{
+	size_t len = FG_MAX_CONFIG_LINE + 100, o;
+	char *text = malloc(len + 256), *out = NULL;
+	int n;
+
+	ck_assert_ptr_nonnull(text);
+	o = (size_t)snprintf(text, 256, OK_LISTENER "banner = ");
+	memset(text + o, 'x', FG_MAX_CONFIG_LINE);
+	o += FG_MAX_CONFIG_LINE;
+	snprintf(text + o, 200, "\n" OK_BACKEND "bogus = 1\n");
+	n = load(text, &out);
+	ck_assert_str_eq(out, "t.conf:4: line too long (max 4096 bytes)\n"
+			      "t.conf:7: unknown key 'bogus' in [backend in]\n");
+	ck_assert_int_eq(n, 2);
+	free(out);
+
+	/* Exactly at the cap: a line, not "too long" (the banner is). */
+	o = (size_t)snprintf(text, 256, OK_LISTENER "banner = ");
+	memset(text + o, 'x', FG_MAX_CONFIG_LINE - 9);
+	o += FG_MAX_CONFIG_LINE - 9;
+	snprintf(text + o, 200, "\n" OK_BACKEND "bogus = 1\n");
+	n = load(text, &out);
+	ck_assert_str_eq(out, "t.conf:4: banner: too long (max 511 bytes)\n"
+			      "t.conf:7: unknown key 'bogus' in [backend in]\n");
+	ck_assert_int_eq(n, 2);
+	free(out);
+
+	/* One byte more, at the end of the file without a newline. */
+	o = (size_t)snprintf(text, 256, OK_BACKEND OK_LISTENER "banner = ");
+	memset(text + o, 'x', FG_MAX_CONFIG_LINE - 8);
+	text[o + FG_MAX_CONFIG_LINE - 8] = '\0';
+	n = load(text, &out);
+	ck_assert_str_eq(out, "t.conf:6: line too long (max 4096 bytes)\n");
+	ck_assert_int_eq(n, 1);
+	free(out);
+
+	/* A long line under the cap is whole (inih reads it in pieces). */
+	o = (size_t)snprintf(text, 256, OK_LISTENER "tls_ca = /");
+	memset(text + o, 'p', 1000);
+	o += 1000;
+	snprintf(text + o, 200, "\n" OK_BACKEND);
+	n = load(text, &out);
+	ck_assert_str_eq(out, "t.conf:4: unknown key 'tls_ca' in [listener pub]\n");
+	ck_assert_int_eq(n, 1);
+	free(out);
+	free(text);
+}
+END_TEST
+
+/* fg_config_load(): a file, and a file that cannot be opened. */
+START_TEST(t_file)
+{
+	char path[] = "/tmp/check_config_XXXXXX", *out = NULL;
+	size_t size = 0;
+	FILE *errs, *f;
+	int fd = mkstemp(path), n;
+
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(OK_LISTENER OK_BACKEND "\n[global]\nuser = -x\n", f);
+	fclose(f);
+
+	errs = open_memstream(&out, &size);
+	n = fg_config_load(&cfg, path, errs);
+	fclose(errs);
+	ck_assert_int_eq(n, 1);
+	{
+		char want[256];
+		snprintf(want, sizeof(want), "%s:8: user: want an account name (1-63 characters A-Z a-z 0-9 _ . -)\n", path);
+		ck_assert_str_eq(out, want);
+	}
+	ck_assert_str_eq(cfg.path, path);
+	free(out);
+	unlink(path);
+
+	errs = open_memstream(&out, &size);
+	n = fg_config_load(&cfg, "/nonexistent/ftpgate.conf", errs);
+	fclose(errs);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(out, "/nonexistent/ftpgate.conf:0: cannot open: No such file or directory\n");
+	free(out);
+
+	/* errs may be NULL: errors are only counted. */
+	ck_assert_int_eq(fg_config_load_string(&cfg, "x", "junk\n", 5, NULL), 2);
+}
+END_TEST
+
+/* The shipped example file is accepted. */
+START_TEST(t_example)
+{
+	const char *top = getenv("top_srcdir");
+	char path[1024], *out = NULL;
+	size_t size = 0;
+	FILE *errs = open_memstream(&out, &size);
+	int n;
+
+	snprintf(path, sizeof(path), "%s/etc/ftpgate.conf", top ? top : ".");
+	n = fg_config_load(&cfg, path, errs);
+	fclose(errs);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(n, 0);
+	ck_assert_uint_eq(cfg.n_listeners, 1);
+	ck_assert_uint_eq(cfg.listeners[0].n_addrs, 2);
+	ck_assert_ptr_eq(cfg.listeners[0].backend, &cfg.backends[0]);
+	free(out);
+}
+END_TEST
+
+/* fg_config_no_resolve: names fail, numeric addresses still work. */
+START_TEST(t_no_resolve)
+{
+	char *out = NULL;
+	int n;
+
+	fg_config_no_resolve = true;
+	n = load(OK_LISTENER "[backend in]\nservers = localhost:21, 10.0.0.1\n", &out);
+	fg_config_no_resolve = false;
+	ck_assert_str_eq(out, "t.conf:5: servers: not a numeric IPv4 or IPv6 address in 'localhost:21'\n");
+	ck_assert_int_eq(n, 1);
+	free(out);
+
+	/* Resolving on: localhost comes from /etc/hosts (no DNS in tests),
+	 * as 127.0.0.1 or ::1, with the default port. */
+	n = load(OK_LISTENER "[backend in]\nservers = localhost\n", &out);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(n, 0);
+	ck_assert(strcmp(ntop(&cfg.backends[0].servers[0]), "127.0.0.1:21") == 0 ||
+		  strcmp(ntop(&cfg.backends[0].servers[0]), "[::1]:21") == 0);
+	free(out);
+}
+END_TEST
+
+/* The suite. */
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("errors");
+
+	tcase_add_loop_test(tc, t_bad, 0, N(bad));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("values");
+	tcase_add_test(tc, t_full);
+	tcase_add_test(tc, t_defaults);
+	tcase_add_test(tc, t_values);
+	tcase_add_test(tc, t_long_line);
+	tcase_add_test(tc, t_file);
+	tcase_add_test(tc, t_example);
+	tcase_add_test(tc, t_no_resolve);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Run the suite; exit status 0 when every test passed. */
+int main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
