@@ -1,0 +1,42 @@
+#!/bin/sh
+# Build ftpgate and start it in front of a local demo FTP server
+# (pyftpdlib on 127.0.0.1:2121, user demo / password demo), listening on
+# 127.0.0.1:2100.  Ctrl-C stops both.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/build.sh >/dev/null
+demo=$(mktemp -d /tmp/ftpgate-demo.XXXXXX)
+mkdir -p "$demo/files"
+echo "hello from the demo FTP server behind ftpgate" > "$demo/files/hello.txt"
+chmod -R a+rwX "$demo"
+cat > "$demo/ftpgate.conf" <<CONF
+[global]
+user = nobody
+spare_sessions = 2
+
+[listener demo]
+listen = 127.0.0.1:2100, [::1]:2100
+backend = demo
+passive_ports = 50000-50099
+
+[backend demo]
+servers = 127.0.0.1:2121
+CONF
+/usr/bin/python3 tests/integration/pyftpd.py --host 127.0.0.1 --port 2121 \
+	--root "$demo/files" --user demo --password demo >"$demo/backend.log" 2>&1 &
+backend=$!
+trap 'kill $backend 2>/dev/null; wait $backend 2>/dev/null; rm -rf "$demo"' EXIT INT TERM
+sleep 1
+cat <<MSG
+ftpgate is listening on 127.0.0.1:2100 (and [::1]:2100) in front of a demo
+FTP server on 127.0.0.1:2121 (files in $demo/files).  Try:
+
+    curl -u demo:demo ftp://127.0.0.1:2100/
+    curl -u demo:demo ftp://127.0.0.1:2100/hello.txt
+    curl -u demo:demo -T README.md ftp://127.0.0.1:2100/
+    lftp -u demo,demo 127.0.0.1:2100
+
+Press Ctrl-C to stop.
+MSG
+src/ftpgate -n -f "$demo/ftpgate.conf" || true

@@ -1,0 +1,530 @@
+/* ftp/control.c - the control-channel state machine (see control.h). */
+#include "ftp/control.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "ftp/data.h"
+#include "log.h"
+#include "net.h"
+#include "banned.h"
+
+/* Queue records: one type byte, two length bytes (big endian), the line. */
+enum { Q_LINE = 1, Q_TOOLONG = 2, Q_BADCHAR = 3 };
+#define Q_HDR 3
+
+/* Replies queued to the client beyond this stop us reading the backend:
+ * a client that does not read its replies must not make us buffer more. */
+#define C_OUT_LOW 4096
+
+static const char *const ctrl_names[] = {
+	"CONNECTING", "BANNER", "READY", "WAIT", "DATASETUP", "CLOSING",
+};
+
+void fg_ctrl_set(struct fg_session *s, enum fg_ctrl_state st)
+{
+	if (s->ctrl != st)
+		fg_log(LOG_DEBUG, "control %s -> %s", ctrl_names[s->ctrl], ctrl_names[st]);
+	s->ctrl = st;
+}
+
+void fg_ctrl_reply(struct fg_session *s, int code, const char *text)
+{
+	if (fg_reply_put(&s->c_out, code, text) < 0)
+		fg_session_close(s, "reply buffer to client overflowed", NULL);
+}
+
+void fg_ctrl_send(struct fg_session *s, const char *line, size_t len)
+{
+	if (fg_buf_append(&s->b_out, line, len) < 0 || fg_buf_append(&s->b_out, "\r\n", 2) < 0)
+		fg_session_close(s, "command buffer to backend overflowed",
+				 "421 Service not available, closing control connection.");
+}
+
+void fg_ctrl_forward_reply(struct fg_session *s)
+{
+	if (fg_buf_append(&s->c_out, fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text)) < 0)
+		fg_session_close(s, "reply buffer to client overflowed", NULL);
+}
+
+/* ---- backend connection ------------------------------------------------ */
+
+static void on_backend(struct fg_io *io, short rev);
+
+/* Dial servers[backend_try], or the next one that accepts a connect(). */
+static void dial_backend(struct fg_session *s)
+{
+	const struct fg_backend *b = s->lst->backend;
+	char addr[FG_ADDRSTRLEN];
+
+	while (s->backend_try < b->n_servers) {
+		const struct fg_sockaddr *to = &b->servers[s->backend_try];
+		int fd = fg_net_connect((const struct sockaddr *)&to->ss, to->len);
+
+		if (fd >= 0) {
+			s->backend_peer = *to;
+			fg_net_unmap(&s->backend_peer);
+			fg_io_add(&s->loop, &s->bc, fd, on_backend, s);
+			fg_timer_set(&s->loop, &s->t_wait, (uint64_t)s->cfg->connect_timeout * 1000);
+			return;
+		}
+		fg_log(LOG_WARNING, "backend %s: connect: %s",
+		       fg_net_ntop((const struct sockaddr *)&to->ss, true, addr, sizeof(addr)),
+		       strerror(errno));
+		s->backend_try++;
+	}
+	fg_session_close(s, "no backend server reachable",
+			 "421 Service not available, backend server unreachable.");
+}
+
+void fg_ctrl_start(struct fg_session *s)
+{
+	fg_ctrl_set(s, FG_CTRL_CONNECTING);
+	s->backend_try = 0;
+	dial_backend(s);
+}
+
+/* The backend connect finished (well or badly). */
+static void backend_connected(struct fg_session *s)
+{
+	char addr[FG_ADDRSTRLEN];
+	int err = fg_net_connect_result(s->bc.fd);
+
+	fg_net_ntop((const struct sockaddr *)&s->backend_peer.ss, true, addr, sizeof(addr));
+	if (err) {
+		fg_log(LOG_WARNING, "backend %s: connect: %s", addr, strerror(err));
+		close(s->bc.fd);
+		fg_io_del(&s->loop, &s->bc);
+		s->backend_try++;
+		dial_backend(s);
+		return;
+	}
+	fg_net_control_opts(s->bc.fd);
+	fg_audit("backend", "server=%s", addr);
+	fg_ctrl_set(s, FG_CTRL_BANNER);
+	fg_timer_set(&s->loop, &s->t_wait, (uint64_t)s->cfg->connect_timeout * 1000);
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+/* Move complete client lines from c_in into the queue while there is room.
+ * An ABOR seen while a transfer runs stops the transfer at once; the ABOR
+ * line itself stays queued and goes to the backend in its turn. */
+static void pull_lines(struct fg_session *s)
+{
+	while (fg_buf_len(&s->c_in) > 0 && fg_buf_room(&s->queue) >= FG_MAX_CMD_LINE + Q_HDR) {
+		size_t used = 0;
+		enum fg_cmd_status st = fg_cmd_feed(&s->reader, fg_buf_ptr(&s->c_in),
+						    fg_buf_len(&s->c_in), &used);
+		unsigned char hdr[Q_HDR];
+		size_t len = st == FG_CMD_LINE ? s->reader.len : 0;
+
+		fg_buf_consume(&s->c_in, used);
+		if (st == FG_CMD_AGAIN)
+			break;
+		hdr[0] = st == FG_CMD_LINE ? Q_LINE : st == FG_CMD_TOOLONG ? Q_TOOLONG : Q_BADCHAR;
+		hdr[1] = (unsigned char)(len >> 8);
+		hdr[2] = (unsigned char)(len & 0xff);
+		/* Room was checked above: a line is at most FG_MAX_CMD_LINE. */
+		(void)fg_buf_append(&s->queue, hdr, Q_HDR);
+		(void)fg_buf_append(&s->queue, s->reader.line, len);
+		if (st == FG_CMD_LINE && s->data == FG_DATA_TRANSFER && len >= 4 &&
+		    strncasecmp(s->reader.line, "ABOR", 4) == 0 &&
+		    (len == 4 || s->reader.line[4] == ' '))
+			fg_data_abort(s, "client sent ABOR");
+	}
+}
+
+/* Send the current command on to the backend and wait for its reply. */
+static void forward_cur(struct fg_session *s)
+{
+	fg_ctrl_send(s, s->cur_line, s->cur_len);
+	fg_ctrl_set(s, FG_CTRL_WAIT);
+	fg_timer_set(&s->loop, &s->t_wait, (uint64_t)s->cfg->data_timeout * 1000);
+}
+
+/* Commands of RFC 2228 that need TLS; the listener has none (yet). */
+static bool is_tls_verb(enum fg_verb v)
+{
+	return v == FG_V_AUTH || v == FG_V_PBSZ || v == FG_V_PROT || v == FG_V_CCC ||
+	       v == FG_V_ADAT || v == FG_V_MIC || v == FG_V_CONF || v == FG_V_ENC;
+}
+
+/* Handle one queued client line.  Either answers it here (state stays
+ * READY) or forwards it (state WAIT/DATASETUP). */
+static void handle_line(struct fg_session *s, int type, const char *line, size_t len)
+{
+	struct fg_cmd *c = &s->cur;
+
+	if (type == Q_TOOLONG) {
+		fg_log(LOG_NOTICE, "client command line longer than %d bytes discarded", FG_MAX_CMD_LINE);
+		fg_ctrl_reply(s, 500, "Command line too long.");
+		return;
+	}
+	if (type == Q_BADCHAR) {
+		fg_log(LOG_NOTICE, "client command line with NUL or bare CR discarded");
+		fg_ctrl_reply(s, 500, "Command line contains an illegal character.");
+		return;
+	}
+	memcpy(s->cur_line, line, len);
+	s->cur_len = len;
+	if (fg_cmd_parse(s->cur_line, s->cur_len, c) < 0) {
+		fg_ctrl_reply(s, 500, "Syntax error, command unrecognized.");
+		return;
+	}
+	if (fg_log_debug_enabled()) {
+		char esc[256];
+		if (c->flags & FG_CMDF_SECRET)
+			fg_log(LOG_DEBUG, "client: %s ****", c->name);
+		else
+			fg_log(LOG_DEBUG, "client: %s", fg_log_escape(esc, sizeof(esc), line, len));
+	}
+
+	switch (c->verb) {
+	case FG_V_PASV: case FG_V_EPSV: case FG_V_PORT: case FG_V_EPRT:
+		fg_data_setup_cmd(s);
+		return;
+	case FG_V_LPRT: case FG_V_LPSV: case FG_V_SPSV:
+		fg_ctrl_reply(s, 502, "Command not implemented; use EPSV or EPRT.");
+		return;
+	case FG_V_USER:
+		(void)snprintf(s->user, sizeof(s->user), "%.*s",
+			       (int)(c->arg.len < sizeof(s->user) ? c->arg.len : sizeof(s->user) - 1),
+			       c->arg.ptr);
+		s->logged_in = false;
+		break;
+	default:
+		break;
+	}
+	if (is_tls_verb(c->verb)) {
+		fg_ctrl_reply(s, 502, "Command not implemented: TLS is not enabled on this gateway.");
+		return;
+	}
+	if (c->flags & FG_CMDF_TRANSFER) {
+		if (s->data != FG_DATA_READY) {
+			fg_ctrl_reply(s, 425, "Use PORT, PASV, EPRT or EPSV first.");
+			return;
+		}
+		forward_cur(s);
+		fg_data_transfer_begin(s, (c->flags & FG_CMDF_UPLOAD) != 0);
+		return;
+	}
+	forward_cur(s);
+}
+
+/* Handle queued lines while no command is in progress. */
+static void run_queue(struct fg_session *s)
+{
+	while (s->ctrl == FG_CTRL_READY && fg_buf_len(&s->queue) >= Q_HDR) {
+		const unsigned char *q = (const unsigned char *)fg_buf_ptr(&s->queue);
+		int type = q[0];
+		size_t len = ((size_t)q[1] << 8) | q[2];
+		char line[FG_MAX_CMD_LINE];
+
+		memcpy(line, q + Q_HDR, len);
+		fg_buf_consume(&s->queue, Q_HDR + len);
+		fg_timer_stop(&s->loop, &s->t_idle);
+		handle_line(s, type, line, len);
+		/* Lines may have waited in c_in for queue room. */
+		pull_lines(s);
+	}
+	if (s->ctrl == FG_CTRL_READY && !s->t_idle.armed)
+		fg_timer_set(&s->loop, &s->t_idle, (uint64_t)s->cfg->idle_timeout * 1000);
+}
+
+void fg_ctrl_done(struct fg_session *s)
+{
+	fg_timer_stop(&s->loop, &s->t_wait);
+	fg_ctrl_set(s, FG_CTRL_READY);
+	run_queue(s);
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+/* Log the outcome of USER/PASS. */
+static void audit_login(struct fg_session *s, int code)
+{
+	char user[160];
+
+	fg_log_escape(user, sizeof(user), s->user, strlen(s->user));
+	if (code == 230 || code == 202) {
+		s->logged_in = true;
+		fg_audit("login", "user=%s result=ok code=%d", user, code);
+	} else if (code >= 400) {
+		fg_audit("login", "user=%s result=fail code=%d", user, code);
+	}
+}
+
+/* Forward a FEAT reply with the features the proxy changes adjusted. */
+static void forward_feat(struct fg_session *s)
+{
+	static const char *const remove[] = {"AUTH", "PBSZ", "PROT", "CCC", "ADAT", "LPSV", "LPRT", "SPSV", NULL};
+	static const char *const add[] = {"EPRT", "EPSV", NULL};
+
+	if (fg_reply_adjust_feat(fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text),
+				 remove, add, &s->c_out) < 0)
+		fg_session_close(s, "reply buffer to client overflowed", NULL);
+}
+
+/* Log the end of a transfer with its result code. */
+static void audit_transfer(struct fg_session *s, int code)
+{
+	char path[600];
+	uint64_t ms = fg_now_ms() - s->xfer_start_ms;
+
+	fg_log_escape(path, sizeof(path), s->cur.arg.ptr, s->cur.arg.len);
+	fg_audit("transfer", "cmd=%s path=%s bytes=%llu seconds=%llu.%03llu result=%d mode=%s",
+		 s->cur.name, path, (unsigned long long)s->xfer_bytes,
+		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000), code,
+		 s->mode == FG_MODE_PORT || s->mode == FG_MODE_EPRT ? "active" : "passive");
+	s->transfers++;
+}
+
+/* Send the final reply of the transfer (held or just arrived) and finish. */
+static void finish_transfer(struct fg_session *s)
+{
+	int code = s->reply.code;
+
+	if (s->xfer_failed && code < 400) {
+		/* A data leg broke: whatever the backend thinks, the client did
+		 * not get (or give) every byte. */
+		fg_ctrl_reply(s, 426, s->xfer_fail_why ? s->xfer_fail_why
+						    : "Connection closed; transfer aborted.");
+		code = 426;
+	} else {
+		fg_ctrl_forward_reply(s);
+	}
+	audit_transfer(s, code);
+	s->reply_held = false;
+	fg_data_reset(s, false);
+	fg_ctrl_done(s);
+}
+
+void fg_ctrl_transfer_drained(struct fg_session *s)
+{
+	if (s->reply_held)
+		finish_transfer(s);
+}
+
+/* A whole reply is in s->reply: act on it according to the state. */
+static void on_reply(struct fg_session *s)
+{
+	int code = s->reply.code;
+
+	if (fg_log_debug_enabled()) {
+		char esc[256];
+		fg_log(LOG_DEBUG, "backend: %s",
+		       fg_log_escape(esc, sizeof(esc), fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text)));
+	}
+	switch (s->ctrl) {
+	case FG_CTRL_BANNER:
+		if (fg_reply_is_prelim(code)) {
+			fg_ctrl_forward_reply(s);
+			return;
+		}
+		if (code != 220) {
+			fg_ctrl_forward_reply(s);
+			fg_session_close(s, "backend refused the session", NULL);
+		}
+		if (s->lst->banner[0])
+			fg_ctrl_reply(s, 220, s->lst->banner);
+		else
+			fg_ctrl_forward_reply(s);
+		fg_ctrl_done(s);
+		return;
+	case FG_CTRL_DATASETUP:
+		fg_data_setup_reply(s);
+		return;
+	case FG_CTRL_WAIT:
+		break;
+	default:
+		/* Unsolicited: relay it; a 421 means the backend is going away. */
+		fg_ctrl_forward_reply(s);
+		if (code == 421)
+			fg_session_close(s, "backend sent 421", NULL);
+		return;
+	}
+
+	if (fg_reply_is_prelim(code)) {
+		fg_ctrl_forward_reply(s);
+		if (s->data == FG_DATA_TRANSFER) {
+			/* Data is moving now: the data timer watches it. */
+			fg_timer_stop(&s->loop, &s->t_wait);
+			fg_data_prelim(s);
+		}
+		return;
+	}
+	if (s->cur.flags & FG_CMDF_TRANSFER) {
+		if (fg_reply_is_error(code)) {
+			fg_data_reset(s, true);
+			s->xfer_failed = false;
+			finish_transfer(s);
+		} else if (s->data == FG_DATA_DRAINED || s->data == FG_DATA_NONE) {
+			finish_transfer(s);
+		} else {
+			/* 226 before the client has all the data: hold it.  (An
+			 * active-mode client still needs its connection if the
+			 * backend skipped the 1xx.) */
+			s->reply_held = true;
+			fg_data_prelim(s);
+			fg_timer_stop(&s->loop, &s->t_wait);
+		}
+		return;
+	}
+	switch (s->cur.verb) {
+	case FG_V_FEAT:
+		if (code == 211)
+			forward_feat(s);
+		else
+			fg_ctrl_forward_reply(s);
+		break;
+	case FG_V_USER:
+	case FG_V_PASS:
+	case FG_V_ACCT:
+		audit_login(s, code);
+		fg_ctrl_forward_reply(s);
+		break;
+	case FG_V_QUIT:
+		fg_ctrl_forward_reply(s);
+		fg_session_close(s, "client quit", NULL);
+	case FG_V_REIN:
+		s->logged_in = false;
+		fg_data_reset(s, true);
+		fg_ctrl_forward_reply(s);
+		break;
+	default:
+		fg_ctrl_forward_reply(s);
+		break;
+	}
+	fg_ctrl_done(s);
+}
+
+/* Read whole replies out of b_in while the client side can take them. */
+static void pull_replies(struct fg_session *s)
+{
+	while (!s->reply_held && fg_buf_len(&s->b_in) > 0 && fg_buf_len(&s->c_out) <= C_OUT_LOW &&
+	       s->ctrl != FG_CTRL_CLOSING) {
+		size_t used = 0;
+		enum fg_reply_status st = fg_reply_feed(&s->reply, fg_buf_ptr(&s->b_in),
+							fg_buf_len(&s->b_in), &used);
+
+		fg_buf_consume(&s->b_in, used);
+		if (st == FG_REPLY_ERROR) {
+			char why[160];
+			(void)snprintf(why, sizeof(why), "malformed reply from backend: %s", s->reply.error);
+			fg_session_close(s, why, "421 Service not available, backend sent an invalid reply.");
+		}
+		if (st == FG_REPLY_AGAIN)
+			break;
+		on_reply(s);
+	}
+}
+
+/* ---- socket callbacks ---------------------------------------------------- */
+
+static void on_backend(struct fg_io *io, short rev)
+{
+	struct fg_session *s = io->arg;
+
+	if (s->ctrl == FG_CTRL_CONNECTING) {
+		backend_connected(s);
+		return;
+	}
+	if (rev & POLLOUT) {
+		if (fg_buf_write_fd(&s->b_out, io->fd) < 0 && errno != EAGAIN)
+			fg_session_close(s, "backend control connection failed",
+					 "421 Service not available, backend connection lost.");
+	}
+	if (rev & (POLLIN | POLLHUP | POLLERR)) {
+		ssize_t r = fg_buf_read_fd(&s->b_in, io->fd);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != ENOBUFS)) {
+			s->backend_eof = true;
+			pull_replies(s);
+			fg_session_close(s, r == 0 ? "backend closed the control connection"
+						   : "backend control connection failed",
+					 "421 Service not available, backend closed the connection.");
+		}
+		pull_replies(s);
+	}
+}
+
+static void on_client(struct fg_io *io, short rev)
+{
+	struct fg_session *s = io->arg;
+
+	if (rev & POLLOUT) {
+		if (fg_buf_write_fd(&s->c_out, io->fd) < 0 && errno != EAGAIN)
+			fg_session_close(s, "client control connection failed", NULL);
+		/* Room again for replies the backend already sent. */
+		pull_replies(s);
+	}
+	if (rev & (POLLIN | POLLHUP | POLLERR)) {
+		ssize_t r = fg_buf_read_fd(&s->c_in, io->fd);
+		if (r == 0)
+			fg_session_close(s, "client closed the control connection", NULL);
+		if (r < 0 && errno != EAGAIN && errno != ENOBUFS)
+			fg_session_close(s, "client control connection failed", NULL);
+		pull_lines(s);
+		run_queue(s);
+	}
+}
+
+void fg_ctrl_interest(struct fg_session *s)
+{
+	short ev = 0;
+
+	if (s->ctrl != FG_CTRL_CLOSING && fg_buf_room(&s->c_in) > 0)
+		ev |= POLLIN;
+	if (fg_buf_len(&s->c_out) > 0)
+		ev |= POLLOUT;
+	s->cc.events = ev;
+
+	if (!s->bc.added)
+		return;
+	if (s->ctrl == FG_CTRL_CONNECTING) {
+		s->bc.events = POLLOUT;
+		return;
+	}
+	ev = 0;
+	if (!s->reply_held && fg_buf_len(&s->c_out) <= C_OUT_LOW && fg_buf_room(&s->b_in) > 0)
+		ev |= POLLIN;
+	if (fg_buf_len(&s->b_out) > 0)
+		ev |= POLLOUT;
+	s->bc.events = ev;
+}
+
+/* The backend did not connect, greet or answer in time. */
+static void on_wait_timeout(struct fg_timer *t)
+{
+	struct fg_session *s = t->arg;
+
+	if (s->ctrl == FG_CTRL_CONNECTING) {
+		fg_log(LOG_WARNING, "backend connect timed out after %u s", s->cfg->connect_timeout);
+		close(s->bc.fd);
+		fg_io_del(&s->loop, &s->bc);
+		s->backend_try++;
+		dial_backend(s);
+		return;
+	}
+	fg_session_close(s, s->ctrl == FG_CTRL_BANNER ? "backend sent no greeting in time"
+						      : "backend did not answer in time",
+			 "421 Service not available, backend not responding.");
+}
+
+/* No command from the client for idle_timeout seconds. */
+static void on_idle_timeout(struct fg_timer *t)
+{
+	struct fg_session *s = t->arg;
+
+	fg_session_close(s, "idle timeout", "421 Timeout: closing control connection.");
+}
+
+void fg_ctrl_attach_client(struct fg_session *s, int fd)
+{
+	fg_timer_init(&s->t_wait, "wait", on_wait_timeout, s);
+	fg_timer_init(&s->t_idle, "idle", on_idle_timeout, s);
+	fg_io_add(&s->loop, &s->cc, fd, on_client, s);
+}

@@ -1,0 +1,151 @@
+/* main.c - command line and startup mode (daemon, foreground, inetd,
+ * systemd socket activation). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "privsep.h"
+#include "session.h"
+#include "banned.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ftpgate [OPTIONS]\n"
+		"FTP/FTPS gateway: a protocol-aware reverse proxy for the network edge.\n\n"
+		"  -f, --config FILE    configuration file (default %s/ftpgate/ftpgate.conf)\n"
+		"  -n, --foreground     stay in the foreground; log to stderr as well as syslog\n"
+		"  -t, --check-config   check the configuration, print FILE:LINE: message per error\n"
+		"  -i, --inetd          serve one session on stdin/stdout (inetd, systemd Accept=yes)\n"
+		"  -d, --debug          log debug lines (protocol traces, never passwords)\n"
+		"  -V, --version        print the version and exit\n"
+		"  -h, --help           print this help and exit\n\n"
+		"See ftpgate(8) and ftpgate.conf(5).\n",
+		SYSCONFDIR);
+}
+
+/* Detach from the terminal: fork, new session, stdio to /dev/null. */
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	if (chdir("/") < 0)
+		return -1;
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		return -1;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+	return 0;
+}
+
+static int write_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'f'},
+		{"foreground", no_argument, NULL, 'n'},
+		{"check-config", no_argument, NULL, 't'},
+		{"inetd", no_argument, NULL, 'i'},
+		{"debug", no_argument, NULL, 'd'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = SYSCONFDIR "/ftpgate/ftpgate.conf";
+	bool foreground = false, check = false, inetd = false, debug = false;
+	struct fg_config *cfg;
+	struct fg_privs privs;
+	int c, nerr;
+
+	while ((c = getopt_long(argc, argv, "f:ntidVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': path = optarg; break;
+		case 'n': foreground = true; break;
+		case 't': check = true; break;
+		case 'i': inetd = true; break;
+		case 'd': debug = true; break;
+		case 'V': printf("ftpgate %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ftpgate: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		fprintf(stderr, "ftpgate: out of memory\n");
+		return 1;
+	}
+	nerr = fg_config_load(cfg, path, stderr);
+	if (check) {
+		if (nerr == 0)
+			printf("%s: configuration OK\n", path);
+		return nerr ? 1 : 0;
+	}
+	if (nerr)
+		return 1;
+	if (fg_privs_lookup(cfg->user, &privs, stderr) < 0)
+		return 1;
+
+	if (inetd) {
+		/* stdout and often stderr are the client socket: never write
+		 * to stderr unless -n asked for it. */
+		if (!foreground) {
+			int fd = open("/dev/null", O_WRONLY);
+			if (fd >= 0) {
+				dup2(fd, 2);
+				close(fd);
+			}
+		}
+		fg_log_open("ftpgate", foreground, debug || cfg->debug);
+		if (fg_privs_drop(&privs) < 0)
+			return 1;
+		fg_session_run(cfg, &cfg->listeners[0], 0);
+	}
+
+	fg_log_open("ftpgate", foreground, debug || cfg->debug);
+	if (fg_master_listen(cfg) < 0)
+		return 1;
+	if (!foreground && daemonize() < 0) {
+		fg_log(LOG_ERR, "cannot daemonize: %s", strerror(errno));
+		return 1;
+	}
+	if (cfg->pid_file[0] && write_pid_file(cfg->pid_file) < 0)
+		fg_log(LOG_WARNING, "cannot write pid file %s: %s", cfg->pid_file, strerror(errno));
+	return fg_master_run(cfg, &privs) < 0 ? 1 : 0;
+}

@@ -1,0 +1,147 @@
+/* session.c - one session process: setup, loop, close with a reason. */
+#include "session.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "ftp/control.h"
+#include "ftp/data.h"
+#include "log.h"
+#include "net.h"
+#include "banned.h"
+
+volatile sig_atomic_t fg_session_stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	fg_session_stop = 1;
+}
+
+/* A random printable session id; ties every log line of a session together. */
+static void make_id(char *out, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[FG_SESSION_ID_LEN / 2];
+	size_t i;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		uint64_t x = fg_now_ms() ^ ((uint64_t)getpid() << 32);
+		memcpy(rnd, &x, sizeof(rnd) < sizeof(x) ? sizeof(rnd) : sizeof(x));
+	}
+	for (i = 0; i < sizeof(rnd) && 2 * i + 2 < len; i++) {
+		out[2 * i] = hex[rnd[i] >> 4];
+		out[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	out[2 * i] = '\0';
+}
+
+/* Write what is queued for the client, waiting at most ms in total. */
+static void flush_client(struct fg_session *s, int ms)
+{
+	uint64_t end = fg_now_ms() + (uint64_t)ms;
+
+	while (fg_buf_len(&s->c_out) > 0 && s->cc.added) {
+		struct pollfd p = {s->cc.fd, POLLOUT, 0};
+		uint64_t now = fg_now_ms();
+		if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)
+			break;
+		if (fg_buf_write_fd(&s->c_out, s->cc.fd) < 0 && errno != EAGAIN)
+			break;
+	}
+}
+
+void fg_session_close(struct fg_session *s, const char *reason, const char *reply)
+{
+	uint64_t ms = fg_now_ms() - s->started_ms;
+
+	if (s->ctrl != FG_CTRL_CLOSING) {
+		fg_ctrl_set(s, FG_CTRL_CLOSING);
+		if (reply) {
+			(void)fg_buf_append(&s->c_out, reply, strlen(reply));
+			(void)fg_buf_append(&s->c_out, "\r\n", 2);
+		}
+		fg_data_reset(s, true);
+		flush_client(s, 2000);
+		fg_audit("close", "reason=\"%s\" seconds=%llu.%03llu transfers=%u bytes_up=%llu bytes_down=%llu",
+			 reason, (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
+			 s->transfers, (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down);
+	}
+	/* The process ends here: the kernel closes every socket. */
+	_exit(0);
+}
+
+void fg_session_run(const struct fg_config *cfg, const struct fg_listener *lst, int fd)
+{
+	static struct fg_session sess;
+	struct fg_session *s = &sess;
+	struct sigaction sa;
+	sigset_t block, wait;
+	char peer[FG_ADDRSTRLEN], local[FG_ADDRSTRLEN];
+	int one = 1;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->lst = lst;
+	s->started_ms = fg_now_ms();
+	s->cc.fd = s->bc.fd = s->cd.fd = s->bd.fd = s->plisten.fd = -1;
+	s->ctrl = FG_CTRL_CONNECTING;
+	make_id(s->id, sizeof(s->id));
+	fg_log_set_session(s->id);
+
+	/* Signals reach us only while the loop sleeps. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL); /* splice() to a closed socket raises it */
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &wait);
+	sigdelset(&wait, SIGTERM);
+	sigdelset(&wait, SIGINT);
+	fg_loop_init(&s->loop, &wait);
+
+	if (fg_buf_init(&s->c_in, FG_CTRL_INBUF) < 0 || fg_buf_init(&s->c_out, FG_CTRL_OUTBUF) < 0 ||
+	    fg_buf_init(&s->b_in, FG_CTRL_INBUF) < 0 || fg_buf_init(&s->b_out, FG_CTRL_INBUF) < 0 ||
+	    fg_buf_init(&s->queue, FG_CTRL_INBUF) < 0 || fg_reply_reader_init(&s->reply) < 0) {
+		fg_log(LOG_ERR, "out of memory");
+		_exit(1);
+	}
+	fg_cmd_reader_init(&s->reader);
+
+	fg_net_nonblock(fd);
+	fg_net_control_opts(fd);
+	/* Urgent data (Telnet Synch before ABOR) stays in the byte stream. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
+	if (fg_net_peer(fd, &s->client_peer) < 0 || fg_net_local(fd, &s->client_local) < 0) {
+		fg_log(LOG_NOTICE, "client went away before the session started");
+		_exit(0);
+	}
+	fg_ctrl_attach_client(s, fd);
+	fg_data_init(s);
+	fg_audit("open", "client=%s local=%s listener=%s",
+		 fg_net_ntop((struct sockaddr *)&s->client_peer.ss, true, peer, sizeof(peer)),
+		 fg_net_ntop((struct sockaddr *)&s->client_local.ss, true, local, sizeof(local)),
+		 lst->name);
+	fg_ctrl_start(s);
+
+	for (;;) {
+		if (fg_session_stop)
+			fg_session_close(s, "ftpgate is shutting down",
+					 "421 Service not available, closing control connection.");
+		fg_ctrl_interest(s);
+		fg_data_interest(s);
+		if (fg_loop_once(&s->loop, -1) < 0)
+			fg_session_close(s, "poll failed", "421 Local error, closing control connection.");
+	}
+}

@@ -1,0 +1,115 @@
+/* session.h - one client session, served by one process.
+ *
+ * A session owns the client control connection, the backend control
+ * connection and, during a transfer, one data connection on each side.
+ * Two explicit state machines drive it: the control state (ftp/control.c)
+ * and the data state (ftp/data.c); each changes only through its setter,
+ * which traces "old -> new".  Every way a session ends goes through
+ * fg_session_close(), which logs the reason. */
+#ifndef FG_SESSION_H
+#define FG_SESSION_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "buf.h"
+#include "config.h"
+#include "event.h"
+#include "limits.h"
+#include "relay.h"
+#include "ftp/cmd.h"
+#include "ftp/reply.h"
+
+enum fg_ctrl_state {
+	FG_CTRL_CONNECTING,   /* dialling the backend */
+	FG_CTRL_BANNER,       /* waiting for the backend's 220 */
+	FG_CTRL_READY,        /* no command in progress */
+	FG_CTRL_WAIT,         /* a command went to the backend; waiting for its final reply */
+	FG_CTRL_DATASETUP,    /* our own EPSV/PASV is at the backend */
+	FG_CTRL_CLOSING,      /* flushing the last reply, then exit */
+};
+
+enum fg_data_state {
+	FG_DATA_NONE,         /* no data connection prepared */
+	FG_DATA_READY,        /* prepared (PASV/EPSV/PORT/EPRT answered), no command yet */
+	FG_DATA_TRANSFER,     /* a transfer command is in progress */
+	FG_DATA_DRAINED,      /* the data moved and both data legs are closed */
+};
+
+/* How the client asked for its data connection. */
+enum fg_client_mode { FG_MODE_NONE, FG_MODE_PASV, FG_MODE_EPSV, FG_MODE_PORT, FG_MODE_EPRT };
+
+struct fg_session {
+	struct fg_loop loop;
+	const struct fg_config *cfg;
+	const struct fg_listener *lst;
+	char id[FG_SESSION_ID_LEN + 1];
+	uint64_t started_ms;
+
+	/* addresses (unmapped) */
+	struct fg_sockaddr client_peer, client_local;
+	struct fg_sockaddr backend_peer;
+	unsigned backend_try;          /* index into lst->backend->servers */
+
+	/* control legs */
+	struct fg_io cc, bc;           /* client / backend control */
+	struct fg_buf c_in, c_out;     /* raw client bytes in, replies out */
+	struct fg_buf b_in, b_out;     /* raw backend bytes in, commands out */
+	struct fg_buf queue;           /* client lines waiting their turn */
+	struct fg_cmd_reader reader;
+	struct fg_reply_reader reply;
+	bool reply_held;               /* reply.text is a final reply held back */
+	bool client_eof, backend_eof;
+	enum fg_ctrl_state ctrl;
+
+	/* the command in progress */
+	struct fg_cmd cur;
+	char cur_line[FG_MAX_CMD_LINE];
+	size_t cur_len;
+	enum fg_verb setup_verb;       /* PASV/EPSV/PORT/EPRT being set up */
+	bool setup_used_pasv;          /* our setup fell back from EPSV to PASV */
+	bool backend_no_epsv;          /* the backend refused EPSV once */
+	bool epsv_all;                 /* client sent EPSV ALL */
+
+	/* login */
+	char user[128];
+	bool logged_in;
+
+	/* data channel */
+	enum fg_data_state data;
+	enum fg_client_mode mode;
+	struct fg_sockaddr client_data_addr;   /* PORT/EPRT target */
+	struct fg_sockaddr backend_data_addr;  /* backend passive address */
+	struct fg_io plisten;          /* our passive listener for the client */
+	struct fg_io cd, bd;           /* client / backend data */
+	bool cd_connected, bd_connected;
+	bool cd_connecting;            /* active-mode connect in progress */
+	bool xfer_upload;
+	bool pump_started;
+	struct fg_pump pump;
+	uint64_t xfer_start_ms;
+	uint64_t xfer_bytes;
+	bool xfer_failed;              /* a data leg broke: the final reply says so */
+	const char *xfer_fail_why;
+
+	/* timers */
+	struct fg_timer t_idle;        /* no client command (not while data moves) */
+	struct fg_timer t_wait;        /* backend reply / connect deadline */
+	struct fg_timer t_data;        /* no data byte moved */
+
+	uint64_t bytes_up, bytes_down;
+	unsigned transfers;
+};
+
+/* Serve one session on client fd `fd` (already accepted) for listener lst.
+ * Never returns: the process exits when the session ends. */
+void fg_session_run(const struct fg_config *cfg, const struct fg_listener *lst, int fd)
+	__attribute__((noreturn));
+
+/* End the session: queue `reply` (a full "NNN text" line without CRLF, or
+ * NULL) to the client, flush briefly, log "close" with reason, exit. */
+void fg_session_close(struct fg_session *s, const char *reason, const char *reply)
+	__attribute__((noreturn));
+
+/* Set by the SIGTERM handler of a session process. */
+extern volatile sig_atomic_t fg_session_stop;
+
+#endif
