@@ -358,13 +358,21 @@ def audit_events(text):
     return events
 
 
-def wait_audit(proxy, pred, timeout=5.0):
-    """Wait until an audit event satisfying pred appears; return the events."""
+def session_events(proxy, client, timeout=5.0):
+    """The audit events of the one session opened from client ("ip:port"),
+    once its close line is there (waits at most timeout).  Returns (sid,
+    events in log order); sid is None when there is no open line for client."""
     deadline = time.monotonic() + timeout
     while True:
         evs = audit_events(proxy.log_text())
-        if any(pred(e) for e in evs) or time.monotonic() > deadline:
-            return evs
+        sids = [e["session"] for e in evs
+                if e.get("event") == "open" and e.get("client") == client]
+        sid = sids[0] if len(sids) == 1 else None
+        mine = [e for e in evs if e["session"] == sid]
+        if len(sids) > 1:
+            raise Failure("%d sessions opened from %s" % (len(sids), client))
+        if (mine and mine[-1]["event"] == "close") or time.monotonic() > deadline:
+            return sid, mine
         time.sleep(0.1)
 
 
@@ -430,8 +438,9 @@ class Env:
             b = self.backends[name]
             return Target(b.host, b.port, b, "direct-" + name)
         proxy = proxy or self.proxy
-        return Target(host, proxy.ports[name], self.backends[name],
-                      "%s-%s" % (proxy.tag, name))
+        # "down" has no running backend; it still needs credentials.
+        backend = self.backends.get(name) or Vsftpd(self, name, "127.0.0.1")
+        return Target(host, proxy.ports[name], backend, "%s-%s" % (proxy.tag, name))
 
     def unique(self, stem):
         self.counter += 1
@@ -1086,11 +1095,11 @@ def test_backend_down(env):
         banner = s.recv(4096).decode("utf-8", "replace")
     check(banner.startswith("421"), "greeting with backend down is %r" % banner[:60])
     client = "127.0.0.1:%d" % local_port
-    evs = wait_audit(env.proxy, lambda e: e.get("event") == "close")
-    sids = {e["session"] for e in evs if e.get("event") == "open" and e.get("client") == client}
-    check(sids, "no open line for client %s" % client)
-    check(any(e.get("event") == "close" and e["session"] in sids for e in evs),
-          "no close line for the backend-down session")
+    sid, mine = session_events(env.proxy, client)
+    check(sid, "no open line for client %s" % client)
+    check(mine[0].get("listener") == "down", "open line lacks listener=down: %s" % mine[0]["_line"])
+    check(mine[-1]["event"] == "close" and mine[-1].get("reason"),
+          "no close line with a reason for the backend-down session")
 
 
 @test(proxy_only=True)
@@ -1103,14 +1112,10 @@ def test_audit_log(env):
     client = "127.0.0.1:%d" % f.sock.getsockname()[1]
     check(retr(f, "pub/" + name) == data, "download differs")
     ftp_close(f)
-    evs = wait_audit(env.proxy, lambda e: e.get("event") == "close")
-    opens = [e for e in evs if e.get("event") == "open" and e.get("client") == client]
-    check(len(opens) == 1, "%d open lines for %s" % (len(opens), client))
-    sid = opens[0]["session"]
-    evs = wait_audit(env.proxy, lambda e: e.get("event") == "close" and e["session"] == sid)
-    mine = [e for e in evs if e["session"] == sid]
+    sid, mine = session_events(env.proxy, client)
+    check(sid, "no open line for client %s" % client)
     kinds = [e["event"] for e in mine]
-    check(opens[0].get("listener") == "vs", "open line lacks listener=vs: %s" % opens[0]["_line"])
+    check(mine[0].get("listener") == "vs", "open line lacks listener=vs: %s" % mine[0]["_line"])
     check(any(e["event"] == "login" and e.get("user") == t.user and e.get("result") == "ok"
               for e in mine), "no login line: %r" % kinds)
     xfer = [e for e in mine if e["event"] == "transfer"]
@@ -1168,9 +1173,17 @@ for _c in BAD_CONFS:
     register("config_" + _c, lambda env, c=_c: config_check(env, c), proxy_only=True)
 
 
+# Throttled downloads: the file must be much larger than what the kernel can
+# buffer between backend and client (socket buffers autotune to several MiB
+# per leg on loopback), or the proxy could finish relaying in a moment and
+# the client would only be draining buffers when the interesting thing happens.
+SLOW_SIZE = 64 * MiB
+SLOW_RATE = "10M"   # curl --limit-rate: about 6.4 s for SLOW_SIZE
+
+
 def throttled_fixture(env):
     name = env.unique("slow")
-    data = os.urandom(5 * MiB)
+    data = os.urandom(SLOW_SIZE)
     env.backends["vs"].put_file(name, data)
     return name, data
 
@@ -1191,13 +1204,13 @@ def test_idle_timer_suspended_during_transfer(env):
             pass
         finally:
             f.close()
-        # ... then that a 5 s transfer outlives it.
+        # ... then that a transfer of about 6 s outlives it.
         name, data = throttled_fixture(env)
         out = os.path.join(env.files, name)
         start = time.monotonic()
-        curl_ok(["--limit-rate", "1M", "-o", out, t.url("pub/" + name)], timeout=30)
+        curl_ok(["--limit-rate", SLOW_RATE, "-o", out, t.url("pub/" + name)], timeout=30)
         took = time.monotonic() - start
-        check(took >= 4, "transfer took only %.1fs; the throttle did not work" % took)
+        check(took >= 5, "transfer took only %.1fs; the throttle did not work" % took)
         check(file_sha256(out) == sha256(data), "throttled download differs")
     finally:
         proxy.stop()
@@ -1212,14 +1225,15 @@ def test_sigterm_drains(env):
         t = env.target("vs", proxy=proxy)
         name, data = throttled_fixture(env)
         out = os.path.join(env.files, name)
-        dl = subprocess.Popen(["curl", "-sS", "--max-time", "30", "--limit-rate", "1M",
+        dl = subprocess.Popen(["curl", "-sS", "--max-time", "30", "--limit-rate", SLOW_RATE,
                                "-o", out, t.url("pub/" + name)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         PROCS.append(dl)
         deadline = time.monotonic() + 10
-        while not (os.path.exists(out) and os.path.getsize(out) > 256 * 1024):
+        while not (os.path.exists(out) and os.path.getsize(out) > 4 * MiB):
             check(time.monotonic() < deadline, "download did not start")
-            check(dl.poll() is None, "download ended early: %s" % dl.stderr.read())
+            if dl.poll() is not None:  # (not check(): the message would block)
+                raise Failure("download ended early: %s" % dl.stderr.read().decode("utf-8", "replace"))
             time.sleep(0.05)
         proxy.proc.send_signal(signal.SIGTERM)
         term_at = time.monotonic()
