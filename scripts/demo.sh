@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-scripts/build.sh >/dev/null
+scripts/build.sh build
 demo=$(mktemp -d /tmp/ftpgate-demo.XXXXXX)
 mkdir -p "$demo/files"
 echo "hello from the demo FTP server behind ftpgate" > "$demo/files/hello.txt"
@@ -39,4 +39,4 @@ FTP server on 127.0.0.1:2121 (files in $demo/files).  Try:
 
 Press Ctrl-C to stop.
 MSG
-src/ftpgate -n -f "$demo/ftpgate.conf" || true
+build/src/ftpgate -n -f "$demo/ftpgate.conf" || true
