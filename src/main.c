@@ -112,15 +112,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nerr = fg_config_load(cfg, path, stderr);
-	if (check) {
-		if (nerr == 0)
+	if (check || nerr) {
+		if (check && nerr == 0)
 			printf("%s: configuration OK\n", path);
+		free(cfg);
 		return nerr ? 1 : 0;
 	}
-	if (nerr)
+	if (fg_privs_lookup(cfg->user, &privs, stderr) < 0) {
+		free(cfg);
 		return 1;
-	if (fg_privs_lookup(cfg->user, &privs, stderr) < 0)
-		return 1;
+	}
 
 	if (inetd) {
 		/* stdout and often stderr are the client socket: never write
@@ -139,13 +140,18 @@ int main(int argc, char **argv)
 	}
 
 	fg_log_open("ftpgate", foreground, debug || cfg->debug);
-	if (fg_master_listen(cfg) < 0)
+	if (fg_master_listen(cfg) < 0) {
+		free(cfg);
 		return 1;
+	}
 	if (!foreground && daemonize() < 0) {
 		fg_log(LOG_ERR, "cannot daemonize: %s", strerror(errno));
+		free(cfg);
 		return 1;
 	}
 	if (cfg->pid_file[0] && write_pid_file(cfg->pid_file) < 0)
 		fg_log(LOG_WARNING, "cannot write pid file %s: %s", cfg->pid_file, strerror(errno));
-	return fg_master_run(cfg, &privs) < 0 ? 1 : 0;
+	nerr = fg_master_run(cfg, &privs);
+	free(cfg);
+	return nerr < 0 ? 1 : 0;
 }

@@ -193,7 +193,8 @@ static void reap(void)
 		for (i = 0; i < M.n_kids; i++) {
 			if (M.kids[i].pid != pid)
 				continue;
-			if (WIFSIGNALED(status))
+			/* Idle processes we stopped ourselves end by SIGTERM. */
+			if (WIFSIGNALED(status) && !(got_term && !M.kids[i].busy))
 				fg_log(LOG_WARNING, "session process %d killed by signal %d",
 				       (int)pid, WTERMSIG(status));
 			else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)

@@ -14,6 +14,9 @@
 #include "ftp/data.h"
 #include "log.h"
 #include "net.h"
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 #include "banned.h"
 
 volatile sig_atomic_t fg_session_stop;
@@ -73,6 +76,10 @@ void fg_session_close(struct fg_session *s, const char *reason, const char *repl
 			 reason, (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
 			 s->transfers, (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down);
 	}
+#ifdef __SANITIZE_ADDRESS__
+	/* _exit() skips LeakSanitizer; sanitizer builds check every session. */
+	__lsan_do_leak_check();
+#endif
 	/* The process ends here: the kernel closes every socket. */
 	_exit(0);
 }
