@@ -37,6 +37,7 @@ VS_PASV = (40000, 40099)
 FG_PASV = (41000, 41099)
 PF_PASV = (42000, 42099)
 
+REAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reaper.py")
 DAEMONS = []  # Popen objects, stopped at exit
 
 
@@ -59,6 +60,9 @@ def record_pids():
 
 def start_daemon(argv, logname):
     out = open(os.path.join(STATE, logname), "ab")
+    # under reaper.py, so that orphans of the daemon are reaped inside the
+    # measured tree (see reaper.py); p.pid is the reaper's
+    argv = [sys.executable, REAPER] + argv
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                          stderr=subprocess.STDOUT, start_new_session=True,
                          cwd=STATE)
@@ -106,7 +110,8 @@ def descendants(master, stats=None):
 
 def tree_cpu(master):
     """CPU seconds of master incl. reaped children (cutime/cstime) plus every
-    live descendant's own and reaped-children time."""
+    live descendant's own and reaped-children time.  master is the reaper.py
+    process above the daemon, so nothing of the tree escapes to init."""
     stats = all_stats()
     if master not in stats:
         return None
