@@ -114,7 +114,7 @@ unpack_debs() {
 		fi
 	done
 	for p in "$@"; do
-		f=$(ls -t "$cache/debs/${p}"_*.deb | head -1)
+		f=$(find "$cache/debs" -maxdepth 1 -name "${p}_*.deb" | sort -V | tail -1)
 		dpkg -x "$f" "$dir"
 		# Depends: a, b (>= 1), c | d  -> first alternative, names only
 		while read -r d; do
@@ -126,7 +126,8 @@ unpack_debs() {
 			sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/^[[:space:]]+//; s/[[:space:]]+$//')
 	done
 	if [[ ${#deps[@]} -gt 0 ]]; then
-		apt_install $(printf '%s\n' "${deps[@]}" | sort -u)
+		mapfile -t deps < <(printf '%s\n' "${deps[@]}" | sort -u)
+		apt_install "${deps[@]}"
 	fi
 }
 
@@ -180,12 +181,13 @@ chmod 755 "$state"
 export BENCH_STATE=$state
 py_pid=""
 
+# shellcheck disable=SC2317  # invoked by trap
 cleanup() {
-	local rc=$? pid i
+	local rc=$? pid
 	trap - EXIT INT TERM
 	if [[ -n $py_pid ]] && kill -0 "$py_pid" 2>/dev/null; then
 		kill -TERM "$py_pid" 2>/dev/null || true
-		for i in $(seq 1 100); do
+		for _ in $(seq 1 100); do
 			kill -0 "$py_pid" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -208,7 +210,7 @@ cleanup() {
 	else
 		log "kept $state"
 	fi
-	exit $rc
+	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
