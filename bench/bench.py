@@ -1,0 +1,656 @@
+#!/usr/bin/python3
+"""ftpgate benchmark driver (stdlib only; started by bench/run.sh).
+
+Starts vsftpd (backend), ftpgate and ProFTPD mod_proxy on 127.0.0.1, checks a
+real transfer through each path, then times RETR and STOR of one large file
+with curl, interleaving the paths within each round, and measures the CPU the
+proxy's whole process tree spent per transfer.
+"""
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HOST = "127.0.0.1"
+MIB = 1 << 20
+GIB = 1 << 30
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+MB = int(os.environ.get("BENCH_MB", "1024"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+STATE = os.environ["BENCH_STATE"]
+VSFTPD = os.environ.get("VSFTPD", "/usr/sbin/vsftpd")
+FTPGATE = os.environ.get("FTPGATE", "")
+PROFTPD_ROOT = os.environ.get("PROFTPD_ROOT", "")
+PATHS = os.environ.get("BENCH_PATHS", "direct ftpgate mod_proxy").split()
+ORDER = ["direct", "ftpgate", "mod_proxy"]
+
+# fixed passive ranges, disjoint per server
+VS_PASV = (40000, 40099)
+FG_PASV = (41000, 41099)
+PF_PASV = (42000, 42099)
+
+REAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reaper.py")
+DAEMONS = []  # Popen objects, stopped at exit
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+class Fail(Exception):
+    pass
+
+
+# ---- processes ---------------------------------------------------------------
+
+def record_pids():
+    with open(os.path.join(STATE, "pids"), "w") as f:
+        for p in DAEMONS:
+            if p.poll() is None:
+                f.write("%d\n" % p.pid)
+
+
+def start_daemon(argv, logname):
+    out = open(os.path.join(STATE, logname), "ab")
+    # under reaper.py, so that orphans of the daemon are reaped inside the
+    # measured tree (see reaper.py); p.pid is the reaper's
+    argv = [sys.executable, REAPER] + argv
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                         stderr=subprocess.STDOUT, start_new_session=True,
+                         cwd=STATE)
+    out.close()
+    DAEMONS.append(p)
+    record_pids()
+    return p
+
+
+def proc_stat(pid):
+    """(ppid, state, utime+stime, cutime+cstime) in ticks, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    rest = s[s.rindex(")") + 2:].split()
+    # rest[0] is field 3 (state); field n is rest[n - 3]
+    return (int(rest[1]), rest[0], int(rest[11]) + int(rest[12]),
+            int(rest[13]) + int(rest[14]))
+
+
+def all_stats():
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(int(d))
+            if st:
+                out[int(d)] = st
+    return out
+
+
+def descendants(master, stats=None):
+    stats = stats if stats is not None else all_stats()
+    kids = {}
+    for pid, st in stats.items():
+        kids.setdefault(st[0], []).append(pid)
+    out, todo = [], [master]
+    while todo:
+        for c in kids.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out, stats
+
+
+def tree_cpu(master):
+    """CPU seconds of master incl. reaped children (cutime/cstime) plus every
+    live descendant's own and reaped-children time.  master is the reaper.py
+    process above the daemon, so nothing of the tree escapes to init."""
+    stats = all_stats()
+    if master not in stats:
+        return None
+    total = stats[master][2] + stats[master][3]
+    kids, _ = descendants(master, stats)
+    for k in kids:
+        total += stats[k][2] + stats[k][3]
+    return total / CLK_TCK
+
+
+def tcp_states():
+    """inode -> TCP state (hex string) for all TCP sockets."""
+    m = {}
+    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(fn) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    m[p[9]] = p[3]
+        except OSError:
+            pass
+    return m
+
+
+def busy_children(master):
+    """Descendants that are zombies or hold a TCP socket that is not LISTEN:
+    a session still running or not yet reaped."""
+    kids, stats = descendants(master)
+    states = tcp_states()
+    busy = []
+    for k in kids:
+        if stats[k][1] in "ZX":
+            busy.append(k)
+            continue
+        try:
+            fds = os.listdir("/proc/%d/fd" % k)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                t = os.readlink("/proc/%d/fd/%s" % (k, fd))
+            except OSError:
+                continue
+            if t.startswith("socket:["):
+                st = states.get(t[8:-1])
+                if st is not None and st != "0A":
+                    busy.append(k)
+                    break
+    return busy
+
+
+def settle(master, limit=10.0):
+    """Wait (bounded) until master has no busy child. True if settled."""
+    if master is None:
+        return True
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if not busy_children(master):
+            time.sleep(0.05)  # let a replacement spare finish forking
+            if not busy_children(master):
+                return True
+        time.sleep(0.02)
+    return False
+
+
+def stop_all():
+    for p in list(DAEMONS):
+        stop_one(p)
+    DAEMONS.clear()
+    record_pids()
+
+
+def log_tail(logname, n=5):
+    try:
+        with open(os.path.join(STATE, logname), errors="replace") as f:
+            lines = [l.strip() for l in f if l.strip()]
+    except OSError:
+        return ""
+    return " | ".join(lines[-n:])
+
+
+def stop_one(p):
+    if p in DAEMONS:
+        if p.poll() is None:
+            kids, _ = descendants(p.pid)
+            try:
+                p.terminate()
+            except OSError:
+                pass
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    log("pid %d did not die" % p.pid)
+            for k in kids:  # sessions left behind by their master
+                try:
+                    os.kill(k, signal.SIGKILL)
+                except OSError:
+                    pass
+        DAEMONS.remove(p)
+        record_pids()
+
+
+# ---- network helpers ------------------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_banner(port, proc, limit=15.0):
+    end = time.monotonic() + limit
+    last = ""
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise Fail("exited with status %s before listening" % proc.returncode)
+        try:
+            with socket.create_connection((HOST, port), timeout=2) as s:
+                s.settimeout(5)
+                data = s.recv(512).decode("latin-1", "replace")
+                if data.startswith("220"):
+                    try:
+                        s.sendall(b"QUIT\r\n")
+                        s.recv(512)
+                    except OSError:
+                        pass
+                    return
+                last = data.strip()
+        except OSError as e:
+            last = str(e)
+        time.sleep(0.1)
+    raise Fail("no 220 banner on port %d within %.0f s (%s)" % (port, limit, last))
+
+
+# ---- servers ------------------------------------------------------------------------
+
+def setup_tree():
+    root = os.path.join(STATE, "ftproot")  # anon_root: not writable by the user
+    os.makedirs(os.path.join(root, "pub"))
+    os.makedirs(os.path.join(root, "up"))
+    os.chmod(root, 0o755)
+    os.chmod(os.path.join(root, "pub"), 0o755)
+    shutil.chown(os.path.join(root, "up"), "ftp")
+    os.chmod(os.path.join(root, "up"), 0o755)
+    empty = os.path.join(STATE, "empty")
+    os.makedirs(empty)
+    os.chmod(empty, 0o755)
+    return root, empty
+
+
+def make_file(path, nbytes):
+    block = secrets.token_bytes(4 * MIB)
+    with open(path, "wb") as f:
+        left = nbytes
+        while left > 0:
+            n = min(left, len(block))
+            f.write(block[:n])
+            left -= n
+    os.chmod(path, 0o644)
+
+
+def start_vsftpd(root, empty):
+    port = free_port()
+    conf = os.path.join(STATE, "vsftpd.conf")
+    with open(conf, "w") as f:
+        f.write("""\
+listen=YES
+listen_ipv6=NO
+listen_address=%(host)s
+listen_port=%(port)d
+background=NO
+anonymous_enable=YES
+local_enable=NO
+no_anon_password=NO
+ftp_username=ftp
+anon_root=%(root)s
+write_enable=YES
+anon_upload_enable=YES
+anon_mkdir_write_enable=NO
+anon_other_write_enable=YES
+anon_umask=022
+pasv_enable=YES
+pasv_min_port=%(pmin)d
+pasv_max_port=%(pmax)d
+port_enable=YES
+connect_from_port_20=NO
+secure_chroot_dir=%(empty)s
+dirmessage_enable=NO
+xferlog_enable=NO
+syslog_enable=NO
+vsftpd_log_file=%(state)s/vsftpd.xfer.log
+tcp_wrappers=NO
+ssl_enable=NO
+max_clients=0
+max_per_ip=0
+idle_session_timeout=300
+data_connection_timeout=300
+""" % dict(host=HOST, port=port, root=root, empty=empty, pmin=VS_PASV[0],
+           pmax=VS_PASV[1], state=STATE))
+    p = start_daemon([VSFTPD, conf], "vsftpd.log")
+    wait_banner(port, p)
+    return p, port
+
+
+def start_ftpgate(vsport):
+    if not FTPGATE or not os.path.isfile(FTPGATE) or not os.access(FTPGATE, os.X_OK):
+        raise Fail("binary %s not found" % (FTPGATE or "(unset)"))
+    port = free_port()
+    conf = os.path.join(STATE, "ftpgate.conf")
+    with open(conf, "w") as f:
+        f.write("""\
+[global]
+user = nobody
+spare_sessions = 2
+[listener bench]
+listen = %s:%d
+backend = vs
+passive_ports = %d-%d
+[backend vs]
+servers = %s:%d
+""" % (HOST, port, FG_PASV[0], FG_PASV[1], HOST, vsport))
+    p = start_daemon([FTPGATE, "-n", "-f", conf], "ftpgate.log")
+    wait_banner(port, p)
+    return p, port
+
+
+def start_proftpd(vsport):
+    if not PROFTPD_ROOT:
+        raise Fail("ProFTPD not available (see run.sh output)")
+    port = free_port()
+    d = os.path.join(STATE, "proftpd")
+    tables = os.path.join(d, "tables")
+    os.makedirs(tables)
+    os.chmod(d, 0o755)
+    shutil.chown(tables, "nobody", "nogroup")
+    conf = os.path.join(d, "proftpd.conf")
+    with open(conf, "w") as f:
+        f.write("""\
+ModulePath          %(mods)s
+LoadModule          mod_tls.c
+LoadModule          mod_proxy.c
+
+ServerName          "bench"
+ServerType          standalone
+DefaultServer       on
+Port                %(port)d
+DefaultAddress      %(host)s
+SocketBindTight     on
+UseIPv6             off
+UseReverseDNS       off
+User                nobody
+Group               nogroup
+MaxInstances        64
+PidFile             %(d)s/proftpd.pid
+ScoreboardFile      %(d)s/proftpd.scoreboard
+SystemLog           %(d)s/proftpd.syslog
+TransferLog         none
+WtmpLog             off
+PassivePorts        %(pmin)d %(pmax)d
+TimeoutIdle         300
+TimeoutNoTransfer   300
+TimeoutStalled      300
+<IfModule mod_ident.c>
+  IdentLookups      off
+</IfModule>
+<IfModule mod_delay.c>
+  DelayEngine       off
+</IfModule>
+
+<IfModule mod_proxy.c>
+  ProxyEngine               on
+  ProxyLog                  %(d)s/proxy.log
+  ProxyTables               %(tables)s
+  ProxyRole                 reverse
+  ProxyReverseServers       ftp://%(host)s:%(vsport)d
+  ProxyDataTransferPolicy   PASV
+  ProxyTimeoutConnect       5sec
+</IfModule>
+""" % dict(mods=os.path.join(PROFTPD_ROOT, "usr/lib/proftpd"), port=port,
+           host=HOST, d=d, tables=tables, pmin=PF_PASV[0], pmax=PF_PASV[1],
+           vsport=vsport))
+    argv = [os.path.join(PROFTPD_ROOT, "usr/sbin/proftpd"), "-n", "-c", conf]
+    chk = subprocess.run(argv + ["-t"], capture_output=True, text=True, timeout=30)
+    if chk.returncode != 0:
+        raise Fail("config check failed: " + (chk.stdout + chk.stderr).strip()[-500:])
+    p = start_daemon(argv, "proftpd.log")
+    wait_banner(port, p)
+    return p, port
+
+
+# ---- transfers ----------------------------------------------------------------------
+
+def curl(args, limit):
+    argv = ["curl", "-sS", "--connect-timeout", "5", "--max-time", str(int(limit)),
+            "-w", "%{size_download} %{size_upload} %{time_total}\\n"] + args
+    t0 = time.monotonic()
+    r0 = os.times()
+    try:
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=limit + 10)
+    except subprocess.TimeoutExpired:
+        raise Fail("curl did not finish within %d s" % (limit + 10))
+    r1 = os.times()
+    wall = time.monotonic() - t0
+    ccpu = (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
+    if cp.returncode != 0:
+        raise Fail("curl exit %d: %s" % (cp.returncode, cp.stderr.strip()[-300:]))
+    dl, ul, tt = cp.stdout.split()[-3:]
+    return int(float(dl)), int(float(ul)), float(tt), wall, ccpu
+
+
+def xfer_limit(nbytes):
+    return 60 + nbytes / (10 * 1e6)  # floor of 10 MB/s
+
+
+class Path:
+    def __init__(self, name, port, master, backend):
+        self.name, self.port, self.master, self.backend = name, port, master, backend
+        self.seq = 0
+
+    def url(self, p):
+        return "ftp://%s:%d/%s" % (HOST, self.port, p)
+
+    def measure(self, op, src, nbytes, root):
+        """One timed transfer; returns a dict of raw numbers."""
+        master = self.master.pid if self.master else None
+        if not settle(master):
+            log("%s: proxy still busy before %s" % (self.name, op))
+        settle(self.backend.pid)
+        c0 = tree_cpu(master) if master else None
+        b0 = tree_cpu(self.backend.pid)
+        self.seq += 1
+        if op == "RETR":
+            dl, ul, tt, wall, ccpu = curl(["-o", "/dev/null", self.url("pub/" + src)],
+                                          xfer_limit(nbytes))
+            if dl != nbytes:
+                raise Fail("RETR got %d bytes, expected %d" % (dl, nbytes))
+        else:
+            name = "%s-%d.bin" % (self.name, self.seq)
+            dest = os.path.join(root, "up", name)
+            dl, ul, tt, wall, ccpu = curl(["-T", os.path.join(STATE, src),
+                                           self.url("up/" + name)], xfer_limit(nbytes))
+        settled = settle(master)
+        settle(self.backend.pid)
+        c1 = tree_cpu(master) if master else None
+        b1 = tree_cpu(self.backend.pid)
+        if op == "STOR":
+            try:
+                got = os.path.getsize(dest)
+                os.unlink(dest)
+            except OSError:
+                got = -1
+            if ul != nbytes or got != nbytes:
+                raise Fail("STOR sent %d, server has %d, expected %d" % (ul, got, nbytes))
+        if master and (self.master.poll() is not None):
+            raise Fail("proxy master exited (status %s)" % self.master.returncode)
+        return dict(bytes=nbytes, time=tt, wall=wall, mbps=nbytes / tt / 1e6,
+                    proxy_cpu=(c1 - c0) if master and c0 is not None and c1 is not None else None,
+                    backend_cpu=(b1 - b0) if b0 is not None and b1 is not None else None,
+                    curl_cpu=ccpu, settled=settled)
+
+    def verify(self, root):
+        """Byte-exact RETR and STOR of a small file before measuring."""
+        out = os.path.join(STATE, "verify-%s.bin" % self.name)
+        curl(["-o", out, self.url("pub/small.bin")], 60)
+        with open(out, "rb") as a, open(os.path.join(root, "pub", "small.bin"), "rb") as b:
+            if a.read() != b.read():
+                raise Fail("RETR of small.bin differs")
+        os.unlink(out)
+        name = "verify-%s.bin" % self.name
+        curl(["-T", os.path.join(root, "pub", "small.bin"), self.url("up/" + name)], 60)
+        dest = os.path.join(root, "up", name)
+        with open(dest, "rb") as a, open(os.path.join(root, "pub", "small.bin"), "rb") as b:
+            if a.read() != b.read():
+                raise Fail("STOR of small.bin differs")
+        os.unlink(dest)
+        # and one with the benchmark's own file, compared by size
+        self.measure("RETR", "big.bin", self.nbytes, root)
+        self.measure("STOR", "upload.bin", self.nbytes, root)
+
+
+# ---- report -------------------------------------------------------------------------------
+
+def fmt(v, spec="%.1f"):
+    return "n/a" if v is None else spec % v
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def report(results, status, nbytes):
+    ops = ("RETR", "STOR")
+    med = {}
+    for name in ORDER:
+        for op in ops:
+            rs = results.get((name, op), [])
+            med[(name, op, "mbps")] = median([r["mbps"] for r in rs])
+            med[(name, op, "cpu")] = median([r["proxy_cpu"] * GIB / r["bytes"]
+                                             for r in rs if r["proxy_cpu"] is not None])
+            med[(name, op, "bcpu")] = median([r["backend_cpu"] * GIB / r["bytes"]
+                                              for r in rs if r["backend_cpu"] is not None])
+    print()
+    print("## ftpgate benchmark: %d MiB file, %d round(s), loopback, curl %s" %
+          (nbytes // MIB, ROUNDS, curl_version()))
+    print()
+    print("Throughput is the median over rounds in MB/s (10^6 B/s); ratio is vs direct; "
+          "proxy CPU is user+system of the proxy's whole process tree, seconds per GiB.")
+    print()
+    print("| path | RETR MB/s | RETR ratio | STOR MB/s | STOR ratio "
+          "| proxy CPU s/GiB RETR | proxy CPU s/GiB STOR |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in ORDER:
+        row = [name]
+        for op in ops:
+            m = med[(name, op, "mbps")]
+            d = med[("direct", op, "mbps")]
+            row.append(fmt(m))
+            row.append(fmt(m / d if m is not None and d else None, "%.2f"))
+        for op in ops:
+            row.append("-" if name == "direct" else fmt(med[(name, op, "cpu")], "%.2f"))
+        print("| " + " | ".join(row) + " |")
+    notes = [(n, s) for n, s in status.items() if s]
+    if notes:
+        print()
+        for n, s in notes:
+            print("* %s: %s" % (n, s))
+    print()
+    print("### Raw numbers")
+    print()
+    print("| round | path | op | seconds | MB/s | proxy CPU s | backend CPU s | curl CPU s | settled |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---|")
+    for rnd in range(1, ROUNDS + 1):
+        for name in ORDER:
+            for op in ops:
+                for r in results.get((name, op), []):
+                    if r["round"] != rnd:
+                        continue
+                    print("| %d | %s | %s | %.3f | %.1f | %s | %s | %.2f | %s |" % (
+                        rnd, name, op, r["time"], r["mbps"], fmt(r["proxy_cpu"], "%.2f"),
+                        fmt(r["backend_cpu"], "%.2f"), r["curl_cpu"],
+                        "yes" if r["settled"] else "NO"))
+    print()
+    print("Backend (vsftpd) CPU, median s/GiB: " + ", ".join(
+        "%s %s %s" % (n, op, fmt(med[(n, op, "bcpu")], "%.2f"))
+        for n in ORDER for op in ops if med[(n, op, "bcpu")] is not None))
+    for (name, op), errs in sorted(ERRORS.items()):
+        for e in errs:
+            print("* error %s %s: %s" % (name, op, e))
+    sys.stdout.flush()
+
+
+ERRORS = {}
+
+
+def curl_version():
+    try:
+        return subprocess.run(["curl", "--version"], capture_output=True, text=True,
+                              timeout=10).stdout.split()[1]
+    except Exception:
+        return "?"
+
+
+# ---- main ------------------------------------------------------------------------------------
+
+def main():
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    nbytes = MB * MIB
+    root, empty = setup_tree()
+    log("creating %d MiB test file in %s" % (MB, STATE))
+    make_file(os.path.join(root, "pub", "big.bin"), nbytes)
+    os.link(os.path.join(root, "pub", "big.bin"), os.path.join(STATE, "upload.bin"))
+    make_file(os.path.join(root, "pub", "small.bin"), MIB + 12345)
+
+    status = {n: "" for n in ORDER}
+    paths = {}
+    vs, vsport = start_vsftpd(root, empty)
+    log("vsftpd %s on %s:%d (pid %d)" % (VSFTPD, HOST, vsport, vs.pid))
+    starters = {"direct": lambda: (None, vsport),
+                "ftpgate": lambda: start_ftpgate(vsport),
+                "mod_proxy": lambda: start_proftpd(vsport)}
+    for name in ORDER:
+        if name not in PATHS:
+            status[name] = "not requested (BENCH_PATHS)"
+            continue
+        before = list(DAEMONS)
+        try:
+            master, port = starters[name]()
+            p = Path(name, port, master, vs)
+            p.nbytes = nbytes
+            log("%s: port %d, verifying transfers" % (name, port))
+            p.verify(root)
+            paths[name] = p
+        except Fail as e:
+            status[name] = "n/a: " + str(e)
+            tail = log_tail({"ftpgate": "ftpgate.log", "mod_proxy": "proftpd.log"}.get(name, "vsftpd.log"))
+            if tail:
+                status[name] += " (log: %s)" % tail
+            for d in DAEMONS[len(before):]:
+                stop_one(d)
+            log("%s: %s" % (name, status[name]))
+            if name == "direct":
+                raise
+    results = {}
+    for rnd in range(1, ROUNDS + 1):
+        for name in ORDER:
+            p = paths.get(name)
+            if p is None:
+                continue
+            for op in ("RETR", "STOR"):
+                try:
+                    r = p.measure(op, "big.bin" if op == "RETR" else "upload.bin", nbytes, root)
+                except Fail as e:
+                    ERRORS.setdefault((name, op), []).append("round %d: %s" % (rnd, e))
+                    log("%s %s round %d: %s" % (name, op, rnd, e))
+                    continue
+                r["round"] = rnd
+                results.setdefault((name, op), []).append(r)
+                log("round %d %-9s %s %7.1f MB/s  proxy CPU %s s" % (
+                    rnd, name, op, r["mbps"], fmt(r["proxy_cpu"], "%.2f")))
+    report(results, status, nbytes)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Fail as e:
+        log("fatal: %s" % e)
+        sys.exit(1)
+    finally:
+        stop_all()
