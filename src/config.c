@@ -495,6 +495,19 @@ static void set_facility(struct parse *ps, const char *key, const char *v)
 	    esc(e1, sizeof(e1), v));
 }
 
+/* [global] data_relay: how plain data moves between the two data legs. */
+static void set_relay(struct parse *ps, const char *key, const char *v)
+{
+	char e1[96];
+
+	if (strcmp(v, "copy") == 0)
+		ps->cfg->relay_splice = false;
+	else if (strcmp(v, "splice") == 0)
+		ps->cfg->relay_splice = true;
+	else
+		err(ps, ps->lineno, "bad value '%s' for %s (copy|splice)", esc(e1, sizeof(e1), v), key);
+}
+
 /* A yes/no key; which field follows from the section and key. */
 static void set_bool(struct parse *ps, const char *key, const char *v)
 {
@@ -734,6 +747,7 @@ static const struct key global_keys[] = {
 	{ "pid_file", set_pid_file },
 	{ "syslog_facility", set_facility },
 	{ "debug", set_bool },
+	{ "data_relay", set_relay },
 	{ NULL, NULL },
 };
 
@@ -881,6 +895,7 @@ static void global_defaults(struct fg_config *cfg)
 	cfg->shutdown_grace = 30;
 	cfg->syslog_facility = LOG_DAEMON;
 	cfg->debug = false;
+	cfg->relay_splice = false;
 }
 
 /* Set inih's run-time options (Debian builds them as variables): heap line

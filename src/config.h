@@ -56,6 +56,7 @@ struct fg_config {
 	char pid_file[FG_MAX_PATH];      /* default empty: none */
 	int syslog_facility;             /* default LOG_DAEMON */
 	bool debug;                      /* default no */
+	bool relay_splice;               /* data_relay = splice (default copy) */
 
 	struct fg_listener listeners[FG_MAX_LISTENERS];
 	unsigned n_listeners;

@@ -29,8 +29,18 @@
 #define FG_CTRL_INBUF (16 * 1024)
 #define FG_CTRL_OUTBUF (FG_MAX_REPLY_BYTES + 4096)
 
-/* Data relay pipe size requested with F_SETPIPE_SZ (the kernel may give less). */
+/* Data relay: the copy buffer of a transfer, and the pipe size requested
+ * with F_SETPIPE_SZ for data_relay = splice (the kernel may give less). */
+#define FG_COPY_BUF (1024 * 1024)
 #define FG_PIPE_SIZE (1024 * 1024)
+
+/* A fast sender (one read of at least FG_BATCH_TRIGGER bytes) gets its
+ * data-socket SO_RCVLOWAT raised to FG_BATCH_LOWAT so that each wakeup
+ * moves a big batch; a flush tick every FG_BATCH_TICK_MS moves what is
+ * below the mark, which bounds the added latency. */
+#define FG_BATCH_TRIGGER (64 * 1024)
+#define FG_BATCH_LOWAT (256 * 1024)
+#define FG_BATCH_TICK_MS 100
 
 /* Listeners, addresses and servers in a configuration. */
 #define FG_MAX_LISTENERS 64

@@ -13,14 +13,14 @@ static bool log_debug;
 static char log_sid[32];
 static const char *log_ident = "ftpgate";
 
-void fg_log_open(const char *ident, bool to_stderr, bool debug)
+void fg_log_open(const char *ident, int facility, bool to_stderr, bool debug)
 {
 	log_ident = ident;
 	log_stderr = to_stderr;
 	log_debug = debug;
 	/* LOG_NDELAY: connect now, so that the socket is inherited by session
 	 * processes and keeps working after they chroot. */
-	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	openlog(ident, LOG_PID | LOG_NDELAY, facility);
 }
 
 void fg_log_set_session(const char *sid)

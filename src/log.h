@@ -8,9 +8,11 @@
 #include <stddef.h>
 #include <syslog.h>
 
-/* Open syslog (LOG_NDELAY, so the socket survives chroot) and decide
- * whether lines are copied to stderr.  debug enables LOG_DEBUG lines. */
-void fg_log_open(const char *ident, bool to_stderr, bool debug);
+/* Open syslog on facility (LOG_DAEMON, LOG_LOCAL0, ...) with LOG_NDELAY,
+ * so the socket is inherited by session processes and survives chroot,
+ * and decide whether lines are copied to stderr.  debug enables LOG_DEBUG
+ * lines. */
+void fg_log_open(const char *ident, int facility, bool to_stderr, bool debug);
 
 /* Prefix every later line with "session=ID " (NULL clears it). */
 void fg_log_set_session(const char *sid);
@@ -20,8 +22,7 @@ const char *fg_log_session(void);
 void fg_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* One audit event line: "session=ID event=EVENT " followed by fmt, which
- * must be key=value pairs.  Logged at LOG_INFO on LOG_AUTHPRIV|LOG_DAEMON
- * facility as configured. */
+ * must be key=value pairs.  Logged at LOG_INFO. */
 void fg_audit(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Escape untrusted bytes for a log line: the result is wrapped in double

@@ -133,13 +133,13 @@ int main(int argc, char **argv)
 				close(fd);
 			}
 		}
-		fg_log_open("ftpgate", foreground, debug || cfg->debug);
+		fg_log_open("ftpgate", cfg->syslog_facility, foreground, debug || cfg->debug);
 		if (fg_privs_drop(&privs) < 0)
 			return 1;
 		fg_session_run(cfg, &cfg->listeners[0], 0);
 	}
 
-	fg_log_open("ftpgate", foreground, debug || cfg->debug);
+	fg_log_open("ftpgate", cfg->syslog_facility, foreground, debug || cfg->debug);
 	if (fg_master_listen(cfg) < 0) {
 		free(cfg);
 		return 1;

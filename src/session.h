@@ -84,6 +84,7 @@ struct fg_session {
 	bool cd_connecting;            /* active-mode connect in progress */
 	bool xfer_upload;
 	bool pump_started;
+	bool batching;                 /* SO_RCVLOWAT raised on the pump's source */
 	struct fg_pump pump;
 	uint64_t xfer_start_ms;
 	uint64_t xfer_bytes;
@@ -94,6 +95,7 @@ struct fg_session {
 	struct fg_timer t_idle;        /* no client command (not while data moves) */
 	struct fg_timer t_wait;        /* backend reply / connect deadline */
 	struct fg_timer t_data;        /* no data byte moved */
+	struct fg_timer t_flush;       /* moves bytes below the low-water mark */
 
 	uint64_t bytes_up, bytes_down;
 	unsigned transfers;

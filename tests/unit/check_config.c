@@ -175,6 +175,9 @@ static const struct bad_case bad[] = {
 	  "[global]\ndebug = maybe\nsyslog_facility = kern\n" OK_LISTENER OK_BACKEND, 2,
 	  "t.conf:2: bad value 'maybe' for debug (yes|no)\n"
 	  "t.conf:3: bad value 'kern' for syslog_facility (daemon|authpriv|local0..local7)\n" },
+	{ "data_relay",
+	  "[global]\ndata_relay = sendfile\n" OK_LISTENER OK_BACKEND, 1,
+	  "t.conf:2: bad value 'sendfile' for data_relay (copy|splice)\n" },
 	{ "syntax errors, all of them",
 	  "[global]\njunk\n" OK_LISTENER "more junk\n[backend in\n" OK_BACKEND, 3,
 	  "t.conf:2: syntax error: want KEY = VALUE, [SECTION] or a comment\n"
@@ -257,7 +260,7 @@ START_TEST(t_full)
 		"pid_file = /run/ftpgate.pid\n"
 		"syslog_facility = local3\n"
 		"debug = On\n"
-		"\n"
+		"data_relay = splice\n"
 		"# the public side\n"
 		"[listener public]\n"
 		"listen = 0.0.0.0:21 , [::]:2121\n"
@@ -298,6 +301,7 @@ START_TEST(t_full)
 	ck_assert_str_eq(cfg.pid_file, "/run/ftpgate.pid");
 	ck_assert_int_eq(cfg.syslog_facility, LOG_LOCAL3);
 	ck_assert(cfg.debug);
+	ck_assert(cfg.relay_splice);
 
 	ck_assert_uint_eq(cfg.n_listeners, 2);
 	ck_assert_uint_eq(cfg.n_backends, 1);
@@ -377,6 +381,7 @@ START_TEST(t_defaults)
 	ck_assert_str_eq(cfg.pid_file, "");
 	ck_assert_int_eq(cfg.syslog_facility, LOG_DAEMON);
 	ck_assert(!cfg.debug);
+	ck_assert(!cfg.relay_splice);
 	l = &cfg.listeners[0];
 	ck_assert_uint_eq(l->passive_lo, 50000);
 	ck_assert_uint_eq(l->passive_hi, 50999);
