@@ -53,6 +53,29 @@ static struct {
 
 static volatile sig_atomic_t got_chld, got_term, got_hup;
 
+/* One handover message: the listener index as data, the client socket as
+ * SCM_RIGHTS ancillary data. */
+struct handover {
+	struct msghdr msg;
+	struct iovec iov;
+	uint32_t idx;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+};
+
+static void handover_init(struct handover *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->iov.iov_base = &h->idx;
+	h->iov.iov_len = sizeof(h->idx);
+	h->msg.msg_iov = &h->iov;
+	h->msg.msg_iovlen = 1;
+	h->msg.msg_control = h->cm.buf;
+	h->msg.msg_controllen = sizeof(h->cm.buf);
+}
+
 static void on_signal(int sig)
 {
 	if (sig == SIGCHLD)
@@ -71,13 +94,7 @@ static void __attribute__((noreturn)) child_main(int chan)
 {
 	struct sigaction sa;
 	sigset_t none;
-	struct msghdr msg;
-	struct iovec iov;
-	uint32_t idx = 0;
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	struct handover h;
 	struct cmsghdr *c;
 	unsigned i;
 	ssize_t r;
@@ -101,25 +118,19 @@ static void __attribute__((noreturn)) child_main(int chan)
 	if (fg_privs_drop(M.privs) < 0)
 		_exit(2);
 
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = &idx;
-	iov.iov_len = sizeof(idx);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
+	handover_init(&h);
 	do
-		r = recvmsg(chan, &msg, MSG_CMSG_CLOEXEC);
+		r = recvmsg(chan, &h.msg, MSG_CMSG_CLOEXEC);
 	while (r < 0 && errno == EINTR);
-	if (r != (ssize_t)sizeof(idx))
+	if (r != (ssize_t)sizeof(h.idx))
 		_exit(0); /* the master went away or retired us */
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+	for (c = CMSG_FIRSTHDR(&h.msg); c; c = CMSG_NXTHDR(&h.msg, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
 	close(chan);
-	if (fd < 0 || idx >= M.cfg->n_listeners)
+	if (fd < 0 || h.idx >= M.cfg->n_listeners)
 		_exit(1);
-	fg_session_run(M.cfg, &M.cfg->listeners[idx], fd);
+	fg_session_run(M.cfg, &M.cfg->listeners[h.idx], fd);
 }
 
 /* Fork one idle session process. Returns its slot or -1. */
@@ -212,13 +223,7 @@ static int hand_over(int fd, unsigned listener)
 	unsigned tries;
 
 	for (tries = 0; tries < 4; tries++) {
-		struct msghdr msg;
-		struct iovec iov;
-		uint32_t idx = listener;
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} cm;
+		struct handover h;
 		struct cmsghdr *c;
 		int slot = -1;
 		unsigned i;
@@ -230,20 +235,14 @@ static int hand_over(int fd, unsigned listener)
 			}
 		if (slot < 0 && (slot = spawn()) < 0)
 			return -1;
-		memset(&msg, 0, sizeof(msg));
-		memset(&cm, 0, sizeof(cm));
-		iov.iov_base = &idx;
-		iov.iov_len = sizeof(idx);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&msg);
+		handover_init(&h);
+		h.idx = listener;
+		c = CMSG_FIRSTHDR(&h.msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-		if (sendmsg(M.kids[slot].chan, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(idx)) {
+		if (sendmsg(M.kids[slot].chan, &h.msg, MSG_NOSIGNAL) == (ssize_t)sizeof(h.idx)) {
 			close(M.kids[slot].chan);
 			M.kids[slot].chan = -1;
 			M.kids[slot].busy = true;

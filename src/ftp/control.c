@@ -319,6 +319,11 @@ static void on_reply(struct fg_session *s)
 		fg_log(LOG_DEBUG, "backend: %s",
 		       fg_log_escape(esc, sizeof(esc), fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text)));
 	}
+	if (code == 421) {
+		/* The backend is ending the session: say so once, and go. */
+		fg_ctrl_forward_reply(s);
+		fg_session_close(s, "backend ended the session (421)", NULL);
+	}
 	switch (s->ctrl) {
 	case FG_CTRL_BANNER:
 		if (fg_reply_is_prelim(code)) {
@@ -341,10 +346,8 @@ static void on_reply(struct fg_session *s)
 	case FG_CTRL_WAIT:
 		break;
 	default:
-		/* Unsolicited: relay it; a 421 means the backend is going away. */
+		/* Unsolicited: relay it. */
 		fg_ctrl_forward_reply(s);
-		if (code == 421)
-			fg_session_close(s, "backend sent 421", NULL);
 		return;
 	}
 
