@@ -1407,6 +1407,21 @@ def gone(pid):
     return not os.path.exists("/proc/%d" % pid)
 
 
+def stop_pids(pids, timeout=5.0):
+    """SIGTERM, then SIGKILL, to processes we started indirectly (by PID)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(gone(p) for p in pids):
+            time.sleep(0.05)
+        if all(gone(p) for p in pids):
+            return
+
+
 def pid_events(proxy, pid):
     """Audit events logged by process pid (log lines carry ftpgate[PID])."""
     return [e for e in audit_events(proxy.log_text()) if "ftpgate[%d]:" % pid in e["_line"]]
@@ -1707,8 +1722,13 @@ def test_inetd_mode(env):
         xfers = [e for e in audit_events(text) if e.get("event") == "transfer"]
         check(len(xfers) == 4 and all(e.get("result") == "226" for e in xfers),
               "inetd sessions logged %d transfer line(s): %s" % (len(xfers), tail(text, 4)))
+        # "ftpgate -i" serves one session and exits: socat has no child left.
+        wait_for("ftpgate -i processes still running after their sessions: %r"
+                 % proc_children(sc.pid), lambda: not proc_children(sc.pid))
     finally:
+        kids = proc_children(sc.pid)
         stop_proc(sc)
+        stop_pids(kids)
 
 
 @test(proxy_only=True)
