@@ -16,6 +16,7 @@ missing=""
 [ -x /usr/sbin/vsftpd ] || missing="$missing vsftpd"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v lftp >/dev/null 2>&1 || missing="$missing lftp"
+command -v socat >/dev/null 2>&1 || missing="$missing socat"
 if [ ! -x "$python" ] || ! "$python" -c 'import pyftpdlib' >/dev/null 2>&1; then
 	missing="$missing python3-pyftpdlib"
 fi
