@@ -70,6 +70,7 @@ void fg_session_close(struct fg_session *s, const char *reason, const char *repl
 			(void)fg_buf_append(&s->c_out, reply, strlen(reply));
 			(void)fg_buf_append(&s->c_out, "\r\n", 2);
 		}
+		fg_ctrl_transfer_cut(s);
 		fg_data_reset(s, true);
 		flush_client(s, 2000);
 		fg_audit("close", "reason=\"%s\" seconds=%llu.%03llu transfers=%u bytes_up=%llu bytes_down=%llu",

@@ -270,23 +270,33 @@ static void forward_feat(struct fg_session *s)
 }
 
 /* Log the end of a transfer with its result code. */
-static void audit_transfer(struct fg_session *s, int code)
+static void audit_transfer(struct fg_session *s, const char *result)
 {
 	char path[600];
 	uint64_t ms = fg_now_ms() - s->xfer_start_ms;
 
 	fg_log_escape(path, sizeof(path), s->cur.arg.ptr, s->cur.arg.len);
-	fg_audit("transfer", "cmd=%s path=%s bytes=%llu seconds=%llu.%03llu result=%d mode=%s",
+	fg_audit("transfer", "cmd=%s path=%s bytes=%llu seconds=%llu.%03llu result=%s mode=%s",
 		 s->cur.name, path, (unsigned long long)s->xfer_bytes,
-		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000), code,
+		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000), result,
 		 s->mode == FG_MODE_PORT || s->mode == FG_MODE_EPRT ? "active" : "passive");
 	s->transfers++;
+}
+
+void fg_ctrl_transfer_cut(struct fg_session *s)
+{
+	if (!(s->cur.flags & FG_CMDF_TRANSFER) ||
+	    (s->data != FG_DATA_TRANSFER && s->data != FG_DATA_DRAINED))
+		return;
+	fg_data_account(s);
+	audit_transfer(s, "aborted");
 }
 
 /* Send the final reply of the transfer (held or just arrived) and finish. */
 static void finish_transfer(struct fg_session *s)
 {
 	int code = s->reply.code;
+	char result[8];
 
 	if (s->xfer_failed && code < 400) {
 		/* A data leg broke: whatever the backend thinks, the client did
@@ -297,7 +307,8 @@ static void finish_transfer(struct fg_session *s)
 	} else {
 		fg_ctrl_forward_reply(s);
 	}
-	audit_transfer(s, code);
+	(void)snprintf(result, sizeof(result), "%d", code);
+	audit_transfer(s, result);
 	s->reply_held = false;
 	fg_data_reset(s, false);
 	fg_ctrl_done(s);

@@ -34,6 +34,10 @@ void fg_ctrl_done(struct fg_session *s);
  * a held final reply can go out. */
 void fg_ctrl_transfer_drained(struct fg_session *s);
 
+/* The session ends while a transfer is in progress: stop it and log it
+ * with result=aborted (and the bytes that did move). */
+void fg_ctrl_transfer_cut(struct fg_session *s);
+
 /* Register the client control socket and the control timers. */
 void fg_ctrl_attach_client(struct fg_session *s, int fd);
 

@@ -55,17 +55,22 @@ void fg_data_reset(struct fg_session *s, bool reset)
 
 /* The legs are finished (or broken): close them, note the bytes, and let
  * the control side send the held final reply. */
+void fg_data_account(struct fg_session *s)
+{
+	if (!s->pump_started)
+		return;
+	s->xfer_bytes = s->pump.bytes;
+	if (s->xfer_upload)
+		s->bytes_up += s->pump.bytes;
+	else
+		s->bytes_down += s->pump.bytes;
+	fg_pump_free(&s->pump);
+	s->pump_started = false;
+}
+
 static void legs_finished(struct fg_session *s, bool reset)
 {
-	if (s->pump_started) {
-		s->xfer_bytes = s->pump.bytes;
-		if (s->xfer_upload)
-			s->bytes_up += s->pump.bytes;
-		else
-			s->bytes_down += s->pump.bytes;
-		fg_pump_free(&s->pump);
-		s->pump_started = false;
-	}
+	fg_data_account(s);
 	s->batching = false;
 	fg_timer_stop(&s->loop, &s->t_flush);
 	close_leg(s, &s->plisten, false);

@@ -35,6 +35,10 @@ void fg_data_prelim(struct fg_session *s);
  * than FIN (the transfer did not complete). */
 void fg_data_reset(struct fg_session *s, bool reset);
 
+/* Count the bytes the pump moved into the transfer and session totals,
+ * and free the pump (once; later calls do nothing). */
+void fg_data_account(struct fg_session *s);
+
 /* Stop the transfer now (ABOR, data timeout, broken leg): both legs are
  * reset; why is logged. */
 void fg_data_abort(struct fg_session *s, const char *why);

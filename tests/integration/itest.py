@@ -19,6 +19,7 @@ import argparse
 import atexit
 import ftplib
 import hashlib
+import importlib
 import io
 import os
 import random
@@ -297,7 +298,11 @@ class Proxy:
     (copied into log_path by a thread), as under a service manager, instead
     of the log file itself."""
 
+    # Every proxy of the run; their logs are scanned for crashes at the end.
+    ALL = []
+
     def __init__(self, env, tag, listeners, **global_opts):
+        Proxy.ALL.append(self)
         self.env = env
         self.tag = tag
         self.listeners = listeners
@@ -356,6 +361,27 @@ class Proxy:
     def log_text(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+
+# A session process that crashed, or a sanitizer report, fails the run even
+# when every client got what it wanted: the master replaces dead session
+# processes, so a crash would otherwise go unnoticed.
+CRASH_PATTERNS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                  "killed by signal 6", "killed by signal 11", "killed by signal 7",
+                  "exited with status")
+
+
+def crash_lines():
+    found = []
+    for p in Proxy.ALL:
+        try:
+            text = p.log_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if any(pat in line for pat in CRASH_PATTERNS):
+                found.append("%s: %s" % (p.tag, line.strip()))
+    return found
 
 
 # --------------------------------------------------------------------------
@@ -1954,6 +1980,14 @@ def main():
     ap.add_argument("--list", action="store_true", help="list test names")
     args = ap.parse_args()
 
+    # Test modules beside this file (t_*.py) register more tests; they
+    # import this module as `itest`.
+    sys.modules.setdefault("itest", sys.modules[__name__])
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    for mod in sorted(f[:-3] for f in os.listdir(here) if f.startswith("t_") and f.endswith(".py")):
+        importlib.import_module(mod)
+
     selected = [t for t in TESTS if not args.k or any(k in t[0] for k in args.k)]
     if args.list:
         for name, _, proxy_only in selected:
@@ -2014,6 +2048,14 @@ def main():
                 failed += 1
             if os.environ.get("ITEST_TIMES"):
                 print("  (%.1fs)" % (time.monotonic() - t0), file=sys.stderr)
+        if not args.direct:
+            bad = crash_lines()
+            if bad:
+                print("FAIL no_crashes_in_logs: %s" % " | ".join(bad[:5]), flush=True)
+                failed += 1
+            else:
+                print("PASS no_crashes_in_logs", flush=True)
+                passed += 1
     finally:
         env.cleanup(args.keep or failed > 0 and os.environ.get("ITEST_KEEP_ON_FAIL"))
     print("total %.0fs" % (time.monotonic() - started), file=sys.stderr)
