@@ -276,10 +276,11 @@ static void audit_transfer(struct fg_session *s, const char *result)
 	uint64_t ms = fg_now_ms() - s->xfer_start_ms;
 
 	fg_log_escape(path, sizeof(path), s->cur.arg.ptr, s->cur.arg.len);
-	fg_audit("transfer", "cmd=%s path=%s bytes=%llu seconds=%llu.%03llu result=%s mode=%s",
+	fg_audit("transfer", "cmd=%s path=%s bytes=%llu seconds=%llu.%03llu result=%s mode=%s relay=%s",
 		 s->cur.name, path, (unsigned long long)s->xfer_bytes,
 		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000), result,
-		 s->mode == FG_MODE_PORT || s->mode == FG_MODE_EPRT ? "active" : "passive");
+		 s->mode == FG_MODE_PORT || s->mode == FG_MODE_EPRT ? "active" : "passive",
+		 s->cfg->relay_splice ? "splice" : "copy");
 	s->transfers++;
 }
 
