@@ -37,24 +37,19 @@ static void close_leg(struct fg_session *s, struct fg_io *io, bool reset)
 	fg_io_del(&s->loop, io);
 }
 
-void fg_data_reset(struct fg_session *s, bool reset)
+/* Count the pump's bytes, then close every data socket and stop the data
+ * timers.  reset: RST rather than FIN (see close_leg). */
+static void close_all(struct fg_session *s, bool reset)
 {
+	fg_data_account(s);
+	s->batching = false;
+	fg_timer_stop(&s->loop, &s->t_flush);
+	fg_timer_stop(&s->loop, &s->t_data);
 	close_leg(s, &s->plisten, false);
 	close_leg(s, &s->cd, reset);
 	close_leg(s, &s->bd, reset);
-	if (s->pump_started)
-		fg_pump_free(&s->pump);
-	s->pump_started = false;
-	s->batching = false;
-	fg_timer_stop(&s->loop, &s->t_flush);
-	s->cd_connected = s->bd_connected = s->cd_connecting = false;
-	fg_timer_stop(&s->loop, &s->t_data);
-	s->mode = FG_MODE_NONE;
-	fg_data_set(s, FG_DATA_NONE);
 }
 
-/* The legs are finished (or broken): close them, note the bytes, and let
- * the control side send the held final reply. */
 void fg_data_account(struct fg_session *s)
 {
 	if (!s->pump_started)
@@ -68,15 +63,19 @@ void fg_data_account(struct fg_session *s)
 	s->pump_started = false;
 }
 
+void fg_data_reset(struct fg_session *s, bool reset)
+{
+	close_all(s, reset);
+	s->cd_connected = s->bd_connected = s->cd_connecting = false;
+	s->mode = FG_MODE_NONE;
+	fg_data_set(s, FG_DATA_NONE);
+}
+
+/* The legs are finished (or broken): close them and let the control side
+ * send the held final reply. */
 static void legs_finished(struct fg_session *s, bool reset)
 {
-	fg_data_account(s);
-	s->batching = false;
-	fg_timer_stop(&s->loop, &s->t_flush);
-	close_leg(s, &s->plisten, false);
-	close_leg(s, &s->cd, reset);
-	close_leg(s, &s->bd, reset);
-	fg_timer_stop(&s->loop, &s->t_data);
+	close_all(s, reset);
 	fg_data_set(s, FG_DATA_DRAINED);
 	fg_ctrl_transfer_drained(s);
 }
