@@ -44,6 +44,12 @@ bool fg_xferlog_enabled(void)
 	return xfer_fd >= 0;
 }
 
+/* See xferlog.h. */
+int fg_xferlog_fd(void)
+{
+	return xfer_fd;
+}
+
 /* Write in (len bytes) into out (room for cap bytes plus a NUL) as one
  * whitespace-free word (see xferlog.h).  Returns the length written. */
 static size_t esc_word(char *out, size_t cap, const char *in, size_t len)

@@ -38,6 +38,10 @@ int fg_xferlog_open(const char *path);
 /* Is a transfer log open? */
 bool fg_xferlog_enabled(void);
 
+/* The open descriptor, or -1: one that a session process must keep (and
+ * may write(2) to) after it is sandboxed. */
+int fg_xferlog_fd(void);
+
 /* Format one line (ending in '\n') into out: current-time (local,
  * "Www Mmm dd hh:mm:ss yyyy"), transfer-time (whole seconds, rounded up,
  * at least 1), remote-host, file-size, filename, transfer-type (a/b),

@@ -177,12 +177,16 @@ START_TEST(file_gets_one_line_per_transfer)
 	close(fd);
 	unlink(path);
 	ck_assert(!fg_xferlog_enabled());
+	ck_assert_int_eq(fg_xferlog_fd(), -1);
 	fg_xferlog_write(&r);            /* no log: nothing happens */
 	ck_assert_int_eq(fg_xferlog_open(""), 0);
 	ck_assert(!fg_xferlog_enabled());
 	umask(022);
 	ck_assert_int_eq(fg_xferlog_open(path), 0);
 	ck_assert(fg_xferlog_enabled());
+	ck_assert_int_ge(fg_xferlog_fd(), 0);
+	ck_assert_int_ne(fcntl(fg_xferlog_fd(), F_GETFL) & O_APPEND, 0);
+	ck_assert_int_ne(fcntl(fg_xferlog_fd(), F_GETFD) & FD_CLOEXEC, 0);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0640);
 	fg_xferlog_write(&r);
