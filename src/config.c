@@ -28,7 +28,7 @@
 bool fg_config_no_resolve = false;
 
 /* Keys per section kind; enough for key_line[] below. */
-#define MAX_KEYS 16
+#define MAX_KEYS 32
 
 enum sec_kind {
 	SEC_NONE,     /* before the first header */
@@ -399,6 +399,13 @@ struct key {
 	void (*set)(struct parse *ps, const char *key, const char *v);
 };
 
+/* Keys that may be set several times in one section: each line adds one
+ * rule to a list (inih hands every line to the handler). */
+static bool repeatable(const char *key)
+{
+	return strcmp(key, "deny_arguments") == 0;
+}
+
 /* A number key of [global]; which field follows from the key name. */
 static void set_number(struct parse *ps, const char *key, const char *v)
 {
@@ -734,6 +741,55 @@ static void set_tls_ca(struct parse *ps, const char *key, const char *v)
 	set_path(ps, key, v, ps->cfg->backends[ps->idx].tls_ca);
 }
 
+/* [global] / [listener] login_timeout and max_login_attempts: 0 turns
+ * the limit off.  A listener's value overrides the global one. */
+static void set_login_limit(struct parse *ps, const char *key, const char *v)
+{
+	bool timeout = strcmp(key, "login_timeout") == 0;
+	unsigned long hi = timeout ? 86400 : 1000, n;
+	unsigned *field;
+
+	if (ps->kind == SEC_LISTENER)
+		field = timeout ? &ps->cfg->listeners[ps->idx].login_timeout
+				: &ps->cfg->listeners[ps->idx].max_login_attempts;
+	else
+		field = timeout ? &ps->cfg->login_timeout : &ps->cfg->max_login_attempts;
+	if (parse_uint(v, 0, hi, &n) < 0) {
+		err(ps, ps->lineno, "%s: want a number from 0 (no limit) to %lu", key, hi);
+		return;
+	}
+	*field = (unsigned)n;
+}
+
+/* [global] xferlog: empty means no transfer log.  The file is opened at
+ * startup, not here: `ftpgate -t` must not create it. */
+static void set_xferlog(struct parse *ps, const char *key, const char *v)
+{
+	if (!*v) {
+		ps->cfg->xferlog[0] = '\0';
+		return;
+	}
+	set_path(ps, key, v, ps->cfg->xferlog);
+}
+
+/* [listener] allow_commands, deny_commands and deny_arguments: parsed and
+ * compiled by src/policy.c, which writes its own messages. */
+static void set_policy(struct parse *ps, const char *key, const char *v)
+{
+	struct fg_policy *p = &ps->cfg->listeners[ps->idx].policy;
+	char msg[512];
+	int r;
+
+	if (strcmp(key, "allow_commands") == 0)
+		r = fg_policy_set_allow(p, v, msg, sizeof(msg));
+	else if (strcmp(key, "deny_commands") == 0)
+		r = fg_policy_set_deny(p, v, msg, sizeof(msg));
+	else
+		r = fg_policy_add_rule(p, v, ps->lineno, msg, sizeof(msg));
+	if (r < 0)
+		err(ps, ps->lineno, "%s: %s", key, msg);
+}
+
 /* The keys of each section.  The index in a table is the index in the
  * key_line arrays of struct parse; lookups below name them by key. */
 static const struct key global_keys[] = {
@@ -748,6 +804,10 @@ static const struct key global_keys[] = {
 	{ "syslog_facility", set_facility },
 	{ "debug", set_bool },
 	{ "data_relay", set_relay },
+	/* login limits and transfer log */
+	{ "login_timeout", set_login_limit },
+	{ "max_login_attempts", set_login_limit },
+	{ "xferlog", set_xferlog },
 	{ NULL, NULL },
 };
 
@@ -760,6 +820,12 @@ static const struct key listener_keys[] = {
 	{ "tls_cert", set_tls_cert },
 	{ "tls_key", set_tls_key },
 	{ "banner", set_banner },
+	/* command policy and login limits */
+	{ "allow_commands", set_policy },
+	{ "deny_commands", set_policy },
+	{ "deny_arguments", set_policy },
+	{ "login_timeout", set_login_limit },
+	{ "max_login_attempts", set_login_limit },
 	{ NULL, NULL },
 };
 
@@ -824,11 +890,12 @@ static int handler(void *user, const char *section, const char *key, const char 
 		err(ps, ps->lineno, "unknown key '%s' in [%s]", esc(e1, sizeof(e1), key), sec);
 		return 1;
 	}
-	if (lines[i]) {
+	if (lines[i] && !repeatable(key)) {
 		err(ps, ps->lineno, "duplicate key '%s' in [%s] (first at line %d)", key, sec, lines[i]);
 		return 1;
 	}
-	lines[i] = ps->lineno;
+	if (!lines[i])
+		lines[i] = ps->lineno;
 	tab[i].set(ps, key, value);
 	return 1;
 }
@@ -870,6 +937,11 @@ static void check_whole(struct parse *ps)
 			if (!l->backend)
 				err(ps, bl, "listener '%s': no [backend %s]", l->name, l->backend_name);
 		}
+		/* Login limits not set here come from [global]. */
+		if (!listener_key_line(ps, i, "login_timeout"))
+			l->login_timeout = cfg->login_timeout;
+		if (!listener_key_line(ps, i, "max_login_attempts"))
+			l->max_login_attempts = cfg->max_login_attempts;
 		/* A tls_cert / tls_key that is set but bad has its own error. */
 		if (l->tls != FG_TLS_OFF && (!listener_key_line(ps, i, "tls_cert") ||
 					     !listener_key_line(ps, i, "tls_key")))
@@ -896,6 +968,8 @@ static void global_defaults(struct fg_config *cfg)
 	cfg->syslog_facility = LOG_DAEMON;
 	cfg->debug = false;
 	cfg->relay_splice = false;
+	cfg->login_timeout = 60;
+	cfg->max_login_attempts = 3;
 }
 
 /* Set inih's run-time options (Debian builds them as variables): heap line
@@ -942,7 +1016,19 @@ static int load(struct fg_config *cfg, const char *name, const char *text, size_
 	else if (r > 0 && r != ps->first_syntax_line)
 		err(ps, r, "syntax error");
 	check_whole(ps);
+	/* Only a valid configuration keeps compiled patterns. */
+	if (ps->n_errors)
+		fg_config_release(cfg);
 	return ps->n_errors;
+}
+
+/* See config.h. */
+void fg_config_release(struct fg_config *cfg)
+{
+	unsigned i;
+
+	for (i = 0; i < FG_MAX_LISTENERS; i++)
+		fg_policy_free(&cfg->listeners[i].policy);
 }
 
 /* Allocate the parse state (too big for a small stack) and clear cfg. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include "limits.h"
+#include "policy.h"
 
 enum fg_tls_mode { FG_TLS_OFF = 0, FG_TLS_EXPLICIT, FG_TLS_REQUIRED, FG_TLS_IMPLICIT };
 
@@ -41,6 +42,11 @@ struct fg_listener {
 	char tls_key[FG_MAX_PATH];
 	char banner[FG_MAX_BANNER];              /* empty: relay the backend's */
 	int line;
+
+	/* command policy and login limits (src/policy.c, ftp/control.c) */
+	struct fg_policy policy;                 /* allow_commands, deny_commands, deny_arguments */
+	unsigned login_timeout;                  /* s, 0 = none; default: [global]'s */
+	unsigned max_login_attempts;             /* failed PASS/ACCT, 0 = no limit; default: [global]'s */
 };
 
 struct fg_config {
@@ -57,6 +63,9 @@ struct fg_config {
 	int syslog_facility;             /* default LOG_DAEMON */
 	bool debug;                      /* default no */
 	bool relay_splice;               /* data_relay = splice (default copy) */
+	unsigned login_timeout;          /* s, default 60; 0: none */
+	unsigned max_login_attempts;     /* default 3; 0: no limit */
+	char xferlog[FG_MAX_PATH];       /* default empty: no transfer log */
 
 	struct fg_listener listeners[FG_MAX_LISTENERS];
 	unsigned n_listeners;
@@ -72,12 +81,21 @@ extern bool fg_config_no_resolve;
 /* Load and validate path into *cfg (which is fully overwritten, defaults
  * included).  Each error is written to errs as "FILE:LINE: message\n"
  * (LINE is 0 for errors that belong to no line).  Returns the number of
- * errors: 0 means cfg is valid and complete. */
+ * errors: 0 means cfg is valid and complete.  A valid cfg holds memory
+ * of its own (compiled deny_arguments patterns): release it with
+ * fg_config_release() before the struct is freed or loaded again (a
+ * failed load has released it already). */
 int fg_config_load(struct fg_config *cfg, const char *path, FILE *errs);
 
 /* Same, from an in-memory text (name is used in messages).  For tests and
  * the fuzzer. */
 int fg_config_load_string(struct fg_config *cfg, const char *name,
 			  const char *text, size_t len, FILE *errs);
+
+/* Free what a loaded cfg holds besides itself (compiled patterns).  Safe
+ * on a zeroed, failed or already released cfg.  Session processes never
+ * call it: they use the configuration they were forked with until they
+ * exit. */
+void fg_config_release(struct fg_config *cfg);
 
 #endif

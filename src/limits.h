@@ -59,4 +59,22 @@
 /* Length of the printable session id. */
 #define FG_SESSION_ID_LEN 12
 
+/* Command policy (src/policy.c): commands in allow_commands/deny_commands
+ * of one listener, deny_arguments rules per listener, verbs named by one
+ * rule.  Each rule is matched with these PCRE2 limits, so that no pattern
+ * (however badly written) can make a 4 KiB argument cost more than about
+ * 10 ms of CPU (measured: a catastrophic `^(a|aa)*$`) or more than
+ * FG_REGEX_HEAP_KIB of memory; a match that hits a limit counts as a
+ * match (the argument is refused). */
+#define FG_MAX_POLICY_VERBS 64
+#define FG_MAX_POLICY_RULES 32
+#define FG_MAX_RULE_VERBS 16
+#define FG_REGEX_MATCH_LIMIT 100000
+#define FG_REGEX_DEPTH_LIMIT 10000
+#define FG_REGEX_HEAP_KIB 8192
+
+/* One xferlog line, written with one write(2): at most PIPE_BUF bytes, so
+ * that O_APPEND writes of concurrent sessions never interleave. */
+#define FG_XFERLOG_LINE 4096
+
 #endif

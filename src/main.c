@@ -13,6 +13,7 @@
 #include "master.h"
 #include "privsep.h"
 #include "session.h"
+#include "xferlog.h"
 #include "banned.h"
 
 #ifndef SYSCONFDIR
@@ -115,10 +116,19 @@ int main(int argc, char **argv)
 	if (check || nerr) {
 		if (check && nerr == 0)
 			printf("%s: configuration OK\n", path);
+		fg_config_release(cfg);
 		free(cfg);
 		return nerr ? 1 : 0;
 	}
 	if (fg_privs_lookup(cfg->user, &privs, stderr) < 0) {
+		fg_config_release(cfg);
+		free(cfg);
+		return 1;
+	}
+	/* Opened here, as root and before any fork: sessions inherit it. */
+	if (fg_xferlog_open(cfg->xferlog) < 0) {
+		fprintf(stderr, "ftpgate: xferlog %s: %s\n", cfg->xferlog, strerror(errno));
+		fg_config_release(cfg);
 		free(cfg);
 		return 1;
 	}
@@ -141,17 +151,20 @@ int main(int argc, char **argv)
 
 	fg_log_open("ftpgate", cfg->syslog_facility, foreground, debug || cfg->debug);
 	if (fg_master_listen(cfg) < 0) {
+		fg_config_release(cfg);
 		free(cfg);
 		return 1;
 	}
 	if (!foreground && daemonize() < 0) {
 		fg_log(LOG_ERR, "cannot daemonize: %s", strerror(errno));
+		fg_config_release(cfg);
 		free(cfg);
 		return 1;
 	}
 	if (cfg->pid_file[0] && write_pid_file(cfg->pid_file) < 0)
 		fg_log(LOG_WARNING, "cannot write pid file %s: %s", cfg->pid_file, strerror(errno));
 	nerr = fg_master_run(cfg, &privs);
+	fg_config_release(cfg);
 	free(cfg);
 	return nerr < 0 ? 1 : 0;
 }

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "config.h"
 #include "event.h"
+#include "policy.h"
 #include "limits.h"
 #include "relay.h"
 #include "ftp/cmd.h"
@@ -99,6 +100,12 @@ struct fg_session {
 
 	uint64_t bytes_up, bytes_down;
 	unsigned transfers;
+
+	/* command policy, login limits, transfer log (ftp/control.c) */
+	struct fg_policy_ctx pctx;     /* PCRE2 scratch memory of this session */
+	struct fg_timer t_login;       /* login_timeout: from connect (or USER/REIN) to 230 */
+	unsigned login_failures;       /* failed PASS/ACCT replies, never reset */
+	bool type_image;               /* TYPE I / L 8 in force (xferlog); RFC 959 default ASCII */
 };
 
 /* Serve one session on client fd `fd` (already accepted) for listener lst.

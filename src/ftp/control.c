@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "ftp/data.h"
 #include "log.h"
 #include "net.h"
+#include "policy.h"
+#include "xferlog.h"
 #include "banned.h"
 
 /* Queue records: one type byte, two length bytes (big endian), the line. */
@@ -131,9 +134,12 @@ static void pull_lines(struct fg_session *s)
 		/* Room was checked above: a line is at most FG_MAX_CMD_LINE. */
 		(void)fg_buf_append(&s->queue, hdr, Q_HDR);
 		(void)fg_buf_append(&s->queue, s->reader.line, len);
+		/* (An ABOR that deny_commands refuses stops nothing: it
+		 * gets its 502 in its turn.) */
 		if (st == FG_CMD_LINE && s->data == FG_DATA_TRANSFER && len >= 4 &&
 		    strncasecmp(s->reader.line, "ABOR", 4) == 0 &&
-		    (len == 4 || s->reader.line[4] == ' '))
+		    (len == 4 || s->reader.line[4] == ' ') &&
+		    fg_policy_verb_allowed(&s->lst->policy, "ABOR", NULL))
 			fg_data_abort(s, "client sent ABOR");
 	}
 }
@@ -151,6 +157,56 @@ static bool is_tls_verb(enum fg_verb v)
 {
 	return v == FG_V_AUTH || v == FG_V_PBSZ || v == FG_V_PROT || v == FG_V_CCC ||
 	       v == FG_V_ADAT || v == FG_V_MIC || v == FG_V_CONF || v == FG_V_ENC;
+}
+
+/* Arm the login timer unless it runs already (login_timeout 0: never). */
+static void login_pending(struct fg_session *s)
+{
+	if (s->lst->login_timeout && !s->t_login.armed)
+		fg_timer_set(&s->loop, &s->t_login, (uint64_t)s->lst->login_timeout * 1000);
+}
+
+/* Apply the listener's command policy to the command in s->cur, before
+ * the proxy acts on it in any way (a refused USER sets no user name, a
+ * refused PORT opens nothing).  Returns true when the command may go on;
+ * otherwise the client has its 502 or 550, and the refusal is logged as
+ * event=policy (the argument of PASS/ACCT never: it shows as ****). */
+static bool policy_allows(struct fg_session *s)
+{
+	const struct fg_cmd *c = &s->cur;
+	struct fg_policy_hit hit;
+	enum fg_policy_verdict v;
+	char arg[600];
+
+	v = fg_policy_check(&s->lst->policy, &s->pctx, c->name, c->arg.ptr, c->arg.len, &hit);
+	if (v == FG_POLICY_OK)
+		return true;
+	if (c->flags & FG_CMDF_SECRET)
+		(void)snprintf(arg, sizeof(arg), "\"****\"");
+	else
+		fg_log_escape(arg, sizeof(arg), c->arg.ptr, c->arg.len);
+	if (hit.rule) {
+		char pat[300], text[120], why[160] = "";
+
+		fg_log_escape(pat, sizeof(pat), hit.rule->pattern, strlen(hit.rule->pattern));
+		if (hit.match_error) {
+			fg_policy_error_text(hit.match_error, text, sizeof(text));
+			fg_log_escape(why, sizeof(why), text, strlen(text));
+		}
+		fg_audit("policy", "verb=%s arg=%s rule=%s:%d pattern=%s%s%s", c->name, arg, hit.key,
+			 hit.rule->line, pat, hit.match_error ? " match_error=" : "", why);
+	} else {
+		fg_audit("policy", "verb=%s arg=%s rule=%s", c->name, arg, hit.key);
+	}
+	if (v == FG_POLICY_DENY_VERB)
+		fg_ctrl_reply(s, 502, "Command not allowed by policy.");
+	else
+		fg_ctrl_reply(s, 550, "Argument refused by policy.");
+	/* A refused transfer, like one the server refuses, uses up the
+	 * prepared data connection. */
+	if ((c->flags & FG_CMDF_TRANSFER) && s->data != FG_DATA_NONE)
+		fg_data_reset(s, true);
+	return false;
 }
 
 /* Handle one queued client line.  Either answers it here (state stays
@@ -182,6 +238,8 @@ static void handle_line(struct fg_session *s, int type, const char *line, size_t
 		else
 			fg_log(LOG_DEBUG, "client: %s", fg_log_escape(esc, sizeof(esc), line, len));
 	}
+	if (!policy_allows(s))
+		return;
 
 	switch (c->verb) {
 	case FG_V_PASV: case FG_V_EPSV: case FG_V_PORT: case FG_V_EPRT:
@@ -195,6 +253,8 @@ static void handle_line(struct fg_session *s, int type, const char *line, size_t
 			       (int)(c->arg.len < sizeof(s->user) ? c->arg.len : sizeof(s->user) - 1),
 			       c->arg.ptr);
 		s->logged_in = false;
+		/* A new login (after a completed one) gets its own deadline. */
+		login_pending(s);
 		break;
 	default:
 		break;
@@ -244,7 +304,8 @@ void fg_ctrl_done(struct fg_session *s)
 
 /* ---- replies ------------------------------------------------------------- */
 
-/* Log the outcome of USER/PASS. */
+/* Log the outcome of USER/PASS/ACCT; a success ends the login deadline,
+ * a refused PASS or ACCT counts toward max_login_attempts. */
 static void audit_login(struct fg_session *s, int code)
 {
 	char user[160];
@@ -252,21 +313,83 @@ static void audit_login(struct fg_session *s, int code)
 	fg_log_escape(user, sizeof(user), s->user, strlen(s->user));
 	if (code == 230 || code == 202) {
 		s->logged_in = true;
+		fg_timer_stop(&s->loop, &s->t_login);
 		fg_audit("login", "user=%s result=ok code=%d", user, code);
 	} else if (code >= 400) {
-		fg_audit("login", "user=%s result=fail code=%d", user, code);
+		if (s->cur.verb == FG_V_PASS || s->cur.verb == FG_V_ACCT)
+			s->login_failures++;
+		fg_audit("login", "user=%s result=fail code=%d failures=%u", user, code,
+			 s->login_failures);
 	}
 }
 
-/* Forward a FEAT reply with the features the proxy changes adjusted. */
+/* After the reply to a failed PASS/ACCT has gone out: end the session
+ * once max_login_attempts failures are reached.  The count is per
+ * session and survives REIN and USER, so a client cannot reset it. */
+static void check_login_failures(struct fg_session *s)
+{
+	unsigned max = s->lst->max_login_attempts;
+
+	if (max && s->login_failures >= max)
+		fg_session_close(s, "too many failed logins", "421 Too many failed logins.");
+}
+
+/* TYPE argument: does it select an 8-bit binary type (I, or L 8)? */
+static bool type_is_image(const struct fg_span *arg)
+{
+	return arg->len > 0 && (arg->ptr[0] == 'I' || arg->ptr[0] == 'i' ||
+				arg->ptr[0] == 'L' || arg->ptr[0] == 'l');
+}
+
+/* Forward a FEAT reply with the features the proxy changes adjusted:
+ * those it does not offer (RFC 2228 without TLS, LPSV/LPRT/SPSV) and
+ * those whose commands the policy refuses removed; EPRT and EPSV, which
+ * the proxy always implements, added unless the policy refuses them. */
 static void forward_feat(struct fg_session *s)
 {
-	static const char *const remove[] = {"AUTH", "PBSZ", "PROT", "CCC", "ADAT", "LPSV", "LPRT", "SPSV", NULL};
-	static const char *const add[] = {"EPRT", "EPSV", NULL};
+	static const char *const fixed[] = {"AUTH", "PBSZ", "PROT", "CCC", "ADAT", "LPSV", "LPRT", "SPSV"};
+	const struct fg_policy *pol = &s->lst->policy;
+	/* The fixed ones, deny_commands, and policy.c's feature table (< 64). */
+	const char *remove[sizeof(fixed) / sizeof(fixed[0]) + FG_MAX_POLICY_VERBS + 64];
+	const char *add[3];
+	size_t n, k = 0;
 
+	for (n = 0; n < sizeof(fixed) / sizeof(fixed[0]); n++)
+		remove[n] = fixed[n];
+	n += fg_policy_feat_hidden(pol, remove + n, sizeof(remove) / sizeof(remove[0]) - n - 1);
+	remove[n] = NULL;
+	if (fg_policy_verb_allowed(pol, "EPRT", NULL))
+		add[k++] = "EPRT";
+	if (fg_policy_verb_allowed(pol, "EPSV", NULL))
+		add[k++] = "EPSV";
+	add[k] = NULL;
 	if (fg_reply_adjust_feat(fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text),
 				 remove, add, &s->c_out) < 0)
 		fg_session_close(s, "reply buffer to client overflowed", NULL);
+}
+
+/* A file transfer (not a listing) for the xferlog, if there is one. */
+static void xferlog_transfer(struct fg_session *s, uint64_t ms, const char *result)
+{
+	struct fg_xferlog_rec r;
+	char host[FG_ADDRSTRLEN];
+	enum fg_verb v = s->cur.verb;
+
+	if (!fg_xferlog_enabled() ||
+	    (v != FG_V_RETR && v != FG_V_STOR && v != FG_V_STOU && v != FG_V_APPE))
+		return;
+	memset(&r, 0, sizeof(r));
+	r.when = time(NULL);
+	r.ms = ms;
+	r.host = fg_net_ntop((const struct sockaddr *)&s->client_peer.ss, false, host, sizeof(host));
+	r.bytes = s->xfer_bytes;
+	r.path = s->cur.arg.ptr;
+	r.path_len = s->cur.arg.len;
+	r.binary = s->type_image;
+	r.incoming = (s->cur.flags & FG_CMDF_UPLOAD) != 0;
+	r.user = s->user;
+	r.complete = result[0] == '2';
+	fg_xferlog_write(&r);
 }
 
 /* Log the end of a transfer with its result code. */
@@ -281,6 +404,7 @@ static void audit_transfer(struct fg_session *s, const char *result)
 		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000), result,
 		 s->mode == FG_MODE_PORT || s->mode == FG_MODE_EPRT ? "active" : "passive",
 		 s->cfg->relay_splice ? "splice" : "copy");
+	xferlog_transfer(s, ms, result);
 	s->transfers++;
 }
 
@@ -401,12 +525,23 @@ static void on_reply(struct fg_session *s)
 	case FG_V_ACCT:
 		audit_login(s, code);
 		fg_ctrl_forward_reply(s);
+		check_login_failures(s);
+		break;
+	case FG_V_TYPE:
+		if (fg_reply_is_ok(code))
+			s->type_image = type_is_image(&s->cur.arg);
+		fg_ctrl_forward_reply(s);
 		break;
 	case FG_V_QUIT:
 		fg_ctrl_forward_reply(s);
 		fg_session_close(s, "client quit", NULL);
 	case FG_V_REIN:
 		s->logged_in = false;
+		if (fg_reply_is_ok(code)) {
+			/* Back to the state of a new connection. */
+			s->type_image = false;
+			login_pending(s);
+		}
 		fg_data_reset(s, true);
 		fg_ctrl_forward_reply(s);
 		break;
@@ -537,9 +672,22 @@ static void on_idle_timeout(struct fg_timer *t)
 	fg_session_close(s, "idle timeout", "421 Timeout: closing control connection.");
 }
 
+/* No successful login within login_timeout seconds of the connect (or
+ * of a new USER / REIN after a login). */
+static void on_login_timeout(struct fg_timer *t)
+{
+	struct fg_session *s = t->arg;
+
+	fg_session_close(s, "login timeout", "421 Login timeout.");
+}
+
 void fg_ctrl_attach_client(struct fg_session *s, int fd)
 {
 	fg_timer_init(&s->t_wait, "wait", on_wait_timeout, s);
 	fg_timer_init(&s->t_idle, "idle", on_idle_timeout, s);
+	fg_timer_init(&s->t_login, "login", on_login_timeout, s);
 	fg_io_add(&s->loop, &s->cc, fd, on_client, s);
+	login_pending(s);
+	if (s->lst->policy.n_rules && fg_policy_ctx_init(&s->pctx) < 0)
+		fg_session_close(s, "out of memory", "421 Local error, closing control connection.");
 }

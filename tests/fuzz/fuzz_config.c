@@ -50,5 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 	}
+	/* Compiled deny_arguments patterns belong to the loaded cfg. */
+	fg_config_release(&cfg);
 	return 0;
 }

@@ -293,7 +293,8 @@ class Proxy:
     """One ftpgate process from a generated configuration.
 
     listeners: list of (name, backend_addr, listen_hosts[, {extra key: value}]);
-    every listener gets its own port (the same on each listen host) and
+    a list value writes its key once per item (deny_arguments).  Every
+    listener gets its own port (the same on each listen host) and
     passive port range.  With log_pipe=True ftpgate's stdout/stderr is a pipe
     (copied into log_path by a thread), as under a service manager, instead
     of the log file itself."""
@@ -330,7 +331,8 @@ class Proxy:
                     "listen = " + ", ".join("%s:%d" % (host_url(h), port) for h in hosts),
                     "backend = be_" + name,
                     "passive_ports = %d-%d" % (plo, plo + 99)]
-            out += ["%s = %s" % kv for kv in extra.items()]
+            out += ["%s = %s" % (k, x) for k, v in extra.items()
+                    for x in (v if isinstance(v, list) else [v])]
             out += ["", "[backend be_%s]" % name,
                     "servers = " + backend_addr]
         with open(self.conf_path, "w") as f:

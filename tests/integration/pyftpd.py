@@ -21,6 +21,10 @@ def main():
     ap.add_argument("--user", default="test")
     ap.add_argument("--password", default="secret")
     ap.add_argument("--log", help="log file (default: stderr)")
+    # pyftpdlib's own login limits (defaults: 3 s delay, 3 attempts); the
+    # login-limit tests turn them off so that only the proxy's act.
+    ap.add_argument("--auth-failed-delay", type=float, default=3.0)
+    ap.add_argument("--max-login-attempts", type=int, default=3)
     args = ap.parse_args()
 
     logging.basicConfig(filename=args.log, level=logging.INFO,
@@ -33,6 +37,8 @@ def main():
     handler.banner = "pyftpdlib test backend ready."
     # Never let a stuck test keep a session forever.
     handler.timeout = 120
+    handler.auth_failed_timeout = args.auth_failed_delay
+    handler.max_login_attempts = args.max_login_attempts
 
     server = FTPServer((args.host, args.port), handler)
     server.max_cons = 512
