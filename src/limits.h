@@ -2,6 +2,11 @@
  *
  * Network bytes enter through capped readers; the caps live here so that a
  * reviewer can see at a glance how much an attacker can make us hold. */
+/* This file shadows the system <limits.h> for code in src/ (and GCC's own
+ * limits.h reaches it through #include_next): pass that chain on, so the
+ * system's limits stay defined whoever includes which. */
+#include_next <limits.h>
+
 #ifndef FG_LIMITS_H
 #define FG_LIMITS_H
 
