@@ -1497,8 +1497,17 @@ def test_max_sessions(env):
     held = []
     try:
         t = env.target("vs", proxy=proxy)
+
+        # The master frees a slot when it reaps that session's process (the
+        # start-up port probe is a session too; slow under sanitizers):
+        # until then a new connection may still get 421, so retry (bounded).
+        def admitted():
+            try:
+                return ftp_session(t, timeout=10)
+            except ftplib.error_temp:
+                return None
         for _ in range(2):
-            held.append(ftp_session(t, timeout=10))
+            held.append(wait_for("a session under max_sessions = 2 got 421", admitted))
         for f in held:
             check(f.sendcmd("NOOP").startswith("200"), "a session under the limit does not answer")
         with socket.create_connection((t.host, t.port), timeout=10) as s:
@@ -1508,13 +1517,6 @@ def test_max_sessions(env):
         wait_for("no 'event=refused ... max_sessions' line in the log",
                  lambda: re.search(r"event=refused .*max_sessions", proxy.log_text()))
         ftp_close(held.pop(0))
-        # The master frees the slot when it reaps that session's process:
-        # until then a new connection may still get 421, so retry (bounded).
-        def admitted():
-            try:
-                return ftp_session(t, timeout=10)
-            except ftplib.error_temp:
-                return None
         f = wait_for("after one of two sessions quit, a new connection still gets 421", admitted)
         held.append(f)
         check(f.welcome.startswith("220"), "greeting after one session quit: %r" % f.welcome[:60])
