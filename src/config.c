@@ -734,6 +734,25 @@ static void set_tls_ca(struct parse *ps, const char *key, const char *v)
 	set_path(ps, key, v, ps->cfg->backends[ps->idx].tls_ca);
 }
 
+/* [global] sandbox: on/off (any yes/no form). */
+static void set_sandbox(struct parse *ps, const char *key, const char *v)
+{
+	char e1[96];
+
+	if (parse_bool(v, &ps->cfg->sandbox) < 0)
+		err(ps, ps->lineno, "bad value '%s' for %s (on|off)", esc(e1, sizeof(e1), v), key);
+}
+
+/* [global] chroot_dir: an absolute path (emptiness is checked at start). */
+static void set_chroot_dir(struct parse *ps, const char *key, const char *v)
+{
+	if (*v && *v != '/') {
+		err(ps, ps->lineno, "%s: want an absolute path", key);
+		return;
+	}
+	set_path(ps, key, v, ps->cfg->chroot_dir);
+}
+
 /* The keys of each section.  The index in a table is the index in the
  * key_line arrays of struct parse; lookups below name them by key. */
 static const struct key global_keys[] = {
@@ -748,6 +767,8 @@ static const struct key global_keys[] = {
 	{ "syslog_facility", set_facility },
 	{ "debug", set_bool },
 	{ "data_relay", set_relay },
+	{ "sandbox", set_sandbox },
+	{ "chroot_dir", set_chroot_dir },
 	{ NULL, NULL },
 };
 
@@ -896,6 +917,8 @@ static void global_defaults(struct fg_config *cfg)
 	cfg->syslog_facility = LOG_DAEMON;
 	cfg->debug = false;
 	cfg->relay_splice = false;
+	cfg->sandbox = true;
+	snprintf(cfg->chroot_dir, sizeof(cfg->chroot_dir), "%s", FG_CHROOT_DIR);
 }
 
 /* Set inih's run-time options (Debian builds them as variables): heap line

@@ -10,6 +10,11 @@
 #include <sys/socket.h>
 #include "limits.h"
 
+/* Default chroot_dir: an empty directory the master creates if missing. */
+#ifndef FG_CHROOT_DIR
+#define FG_CHROOT_DIR "/run/ftpgate/empty"
+#endif
+
 enum fg_tls_mode { FG_TLS_OFF = 0, FG_TLS_EXPLICIT, FG_TLS_REQUIRED, FG_TLS_IMPLICIT };
 
 struct fg_sockaddr {
@@ -57,6 +62,9 @@ struct fg_config {
 	int syslog_facility;             /* default LOG_DAEMON */
 	bool debug;                      /* default no */
 	bool relay_splice;               /* data_relay = splice (default copy) */
+	/* Lockdown of session processes (doc/SECURITY.md). */
+	bool sandbox;                    /* sandbox = on: chroot + seccomp (default on) */
+	char chroot_dir[FG_MAX_PATH];    /* default FG_CHROOT_DIR */
 
 	struct fg_listener listeners[FG_MAX_LISTENERS];
 	unsigned n_listeners;
