@@ -8,6 +8,7 @@
 #include "seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
@@ -154,6 +155,8 @@ static void build(struct prog *p)
 {
 	static const uint32_t inet[] = { AF_INET, AF_INET6 };
 	static const uint32_t fionread[] = { FIONREAD };
+	static const uint32_t fcntl_cmds[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD,
+					       F_GETPIPE_SZ, F_SETPIPE_SZ };
 	uint32_t me = (uint32_t)getpid();
 
 	p->n = 0;
@@ -181,14 +184,19 @@ static void build(struct prog *p)
 	allow(p, __NR_setsockopt);
 	allow(p, __NR_getsockopt);
 	allow(p, __NR_close);
-	allow(p, __NR_fcntl);
+	/* Only the commands we use.  Not F_SETOWN/F_SETSIG: with O_ASYNC they
+	 * let a process signal (even SIGKILL) any process of the same user,
+	 * that is every other session. */
+	allow_arg_in(p, __NR_fcntl, 1, fcntl_cmds, sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]));
 #ifdef __NR_poll
 	allow(p, __NR_poll);
 #endif
 	allow(p, __NR_readv);
 	allow(p, __NR_writev);
+	/* recvmsg: the client socket arrives from the master.  No sendmsg:
+	 * nothing here sends ancillary data, and without it a session cannot
+	 * pass a descriptor on to anyone. */
 	allow(p, __NR_recvmsg);
-	allow(p, __NR_sendmsg);
 
 	/* Connections: backend and data legs, passive listeners, PORT dials.
 	 * New sockets are IPv4/IPv6 only: no AF_UNIX (reaching local daemons),

@@ -1,11 +1,12 @@
 """The lockdown of session processes (sandbox = on|off, chroot_dir): what
 /proc shows of a live session process, and that sessions still move data
 under the seccomp filter (both relays, passive and active, up and down)."""
+import ftplib
 import io
 import os
 import stat
 
-from itest import (MiB, Target, check, curl_mode, curl_ok, file_sha256, free_port,
+from itest import (MiB, Failure, Target, check, curl_mode, curl_ok, file_sha256, free_port,
                    ftp_close, ftp_session, idle_children, nobody_ids, proc_children, proc_ids,
                    register, retr, run, sent, session_pid, sha256, spawn, stop_pids, stop_proc,
                    tail, wait_for, wait_port)
@@ -56,8 +57,12 @@ def ftplib_roundtrips(env, f, tag, size):
         f.set_pasv(passive)
         data = os.urandom(size)
         name = "pub/%s.%s" % (env.unique(tag), verb.lower())
-        f.storbinary("STOR " + name, io.BytesIO(data))
-        check(retr(f, name) == data, "%s: %s download differs from the upload" % (tag, verb))
+        try:
+            f.storbinary("STOR " + name, io.BytesIO(data))
+            got = retr(f, name)
+        except (ftplib.Error, OSError, EOFError) as e:
+            raise Failure("%s: transfer over %s failed: %s: %s" % (tag, verb, type(e).__name__, e))
+        check(got == data, "%s: %s download differs from the upload" % (tag, verb))
 
 
 def curl_roundtrips(env, t, tag, size):
@@ -85,10 +90,16 @@ def live_session(env, proxy, bname, chroot, sandbox, tag):
     transfers on that very session and on new ones."""
     t = env.target(bname, proxy=proxy)
     master = proxy.proc.pid
-    check(proc_status(master)["NoNewPrivs"] == "0", "the master has no_new_privs set")
     # Pre-forked processes are locked down before any client exists.
-    idle = wait_for("no idle session process", lambda: idle_children(proxy))
-    check_lockdown(idle[0], master, chroot, sandbox)
+    def an_idle_one():
+        for pid in idle_children(proxy):
+            try:
+                check_lockdown(pid, master, chroot, sandbox)
+                return pid
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a session that just ended (proxy.start() probes) looks idle briefly
+        return None
+    wait_for("no idle session process", an_idle_one)
     f = ftp_session(t, timeout=30)
     try:
         pid = session_pid(proxy, f.sock.getsockname()[1])
@@ -168,8 +179,9 @@ def sandbox_inetd(env):
         t = Target("127.0.0.1", port, env.backends["vs"], "sandbox-inetd")
         f = ftp_session(t, timeout=30)
         try:
-            kids = wait_for("no ftpgate -i process under socat", lambda: proc_children(sc.pid))
-            check(len(kids) == 1, "ftpgate -i processes: %r" % kids)
+            # wait_port()'s probe connection had its own ftpgate -i: let it end.
+            kids = wait_for("not exactly one ftpgate -i process under socat: %r" % proc_children(sc.pid),
+                            lambda: (lambda k: k if len(k) == 1 else None)(proc_children(sc.pid)))
             check_lockdown(kids[0], sc.pid, chroot, True)
             ftplib_roundtrips(env, f, "sbx-inetd", MiB + 3)
         finally:

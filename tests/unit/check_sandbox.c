@@ -379,7 +379,8 @@ START_TEST(fork_refused)
 }
 END_TEST
 
-/* Other doors: local sockets, executable memory, ptrace, mount, kill. */
+/* Other doors: local sockets, descriptor passing, executable memory,
+ * signals to others through F_SETOWN, ptrace, kill, leaving the chroot's root, terminal ioctls. */
 static bool probe_other_doors(char *why, size_t len, void *arg)
 {
 	void *rw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -395,6 +396,9 @@ static bool probe_other_doors(char *why, size_t len, void *arg)
 	ok &= worked(why, len, "mmap(PROT_READ|PROT_WRITE)", rw == MAP_FAILED ? -1 : 0);
 	if (rw != MAP_FAILED)
 		ok &= refused(why, len, "mprotect(PROT_EXEC)", mprotect(rw, 4096, PROT_READ | PROT_EXEC), EPERM);
+	ok &= refused(why, len, "sendmsg", sendmsg(socket(AF_INET, SOCK_DGRAM, 0), &(struct msghdr){0}, 0), EPERM);
+	ok &= refused(why, len, "fcntl(F_SETOWN)", fcntl(0, F_SETOWN, getpid()), EPERM);
+	ok &= refused(why, len, "fcntl(F_SETSIG)", fcntl(0, F_SETSIG, SIGKILL), EPERM);
 	ok &= refused(why, len, "ptrace(TRACEME)", ptrace(PTRACE_TRACEME, 0, NULL, NULL), EPERM);
 	ok &= refused(why, len, "kill(1, 0)", kill(1, 0), EPERM);
 	ok &= refused(why, len, "chdir(..)", chdir(".."), EPERM);
@@ -535,7 +539,9 @@ static bool probe_session_calls(char *why, size_t len, void *arg)
 	if (accept4(fd, NULL, NULL, SOCK_NONBLOCK) >= 0 || errno != EAGAIN)
 		ok &= worked(why, len, "accept4 (want EAGAIN)", -1);
 	fl = fcntl(fd, F_GETFL);
-	ok &= worked(why, len, "fcntl", fl);
+	ok &= worked(why, len, "fcntl(F_GETFL)", fl);
+	ok &= worked(why, len, "fcntl(F_SETFL)", fcntl(fd, F_SETFL, fl | O_NONBLOCK));
+	ok &= worked(why, len, "fcntl(F_SETFD)", fcntl(fd, F_SETFD, FD_CLOEXEC));
 	ok &= worked(why, len, "ppoll", ppoll(&(struct pollfd){fd, POLLIN, 0}, 1, &(struct timespec){0, 0}, NULL));
 	ok &= worked(why, len, "poll", poll(&(struct pollfd){fd, POLLIN, 0}, 1, 0));
 	ok &= worked(why, len, "close", close(fd));
