@@ -790,6 +790,25 @@ static void set_policy(struct parse *ps, const char *key, const char *v)
 		err(ps, ps->lineno, "%s: %s", key, msg);
 }
 
+/* [global] sandbox: on/off (any yes/no form). */
+static void set_sandbox(struct parse *ps, const char *key, const char *v)
+{
+	char e1[96];
+
+	if (parse_bool(v, &ps->cfg->sandbox) < 0)
+		err(ps, ps->lineno, "bad value '%s' for %s (on|off)", esc(e1, sizeof(e1), v), key);
+}
+
+/* [global] chroot_dir: an absolute path (emptiness is checked at start). */
+static void set_chroot_dir(struct parse *ps, const char *key, const char *v)
+{
+	if (*v && *v != '/') {
+		err(ps, ps->lineno, "%s: want an absolute path", key);
+		return;
+	}
+	set_path(ps, key, v, ps->cfg->chroot_dir);
+}
+
 /* The keys of each section.  The index in a table is the index in the
  * key_line arrays of struct parse; lookups below name them by key. */
 static const struct key global_keys[] = {
@@ -808,6 +827,9 @@ static const struct key global_keys[] = {
 	{ "login_timeout", set_login_limit },
 	{ "max_login_attempts", set_login_limit },
 	{ "xferlog", set_xferlog },
+	/* lockdown */
+	{ "sandbox", set_sandbox },
+	{ "chroot_dir", set_chroot_dir },
 	{ NULL, NULL },
 };
 
@@ -970,6 +992,8 @@ static void global_defaults(struct fg_config *cfg)
 	cfg->relay_splice = false;
 	cfg->login_timeout = 60;
 	cfg->max_login_attempts = 3;
+	cfg->sandbox = true;
+	snprintf(cfg->chroot_dir, sizeof(cfg->chroot_dir), "%s", FG_CHROOT_DIR);
 }
 
 /* Set inih's run-time options (Debian builds them as variables): heap line

@@ -11,6 +11,11 @@
 #include "limits.h"
 #include "policy.h"
 
+/* Default chroot_dir: an empty directory the master creates if missing. */
+#ifndef FG_CHROOT_DIR
+#define FG_CHROOT_DIR "/run/ftpgate/empty"
+#endif
+
 enum fg_tls_mode { FG_TLS_OFF = 0, FG_TLS_EXPLICIT, FG_TLS_REQUIRED, FG_TLS_IMPLICIT };
 
 struct fg_sockaddr {
@@ -66,6 +71,9 @@ struct fg_config {
 	unsigned login_timeout;          /* s, default 60; 0: none */
 	unsigned max_login_attempts;     /* default 3; 0: no limit */
 	char xferlog[FG_MAX_PATH];       /* default empty: no transfer log */
+	/* Lockdown of session processes (doc/SECURITY.md). */
+	bool sandbox;                    /* sandbox = on: chroot + seccomp (default on) */
+	char chroot_dir[FG_MAX_PATH];    /* default FG_CHROOT_DIR */
 
 	struct fg_listener listeners[FG_MAX_LISTENERS];
 	unsigned n_listeners;

@@ -120,7 +120,8 @@ int main(int argc, char **argv)
 		free(cfg);
 		return nerr ? 1 : 0;
 	}
-	if (fg_privs_lookup(cfg->user, &privs, stderr) < 0) {
+	if (fg_privs_lookup(cfg->user, &privs, stderr) < 0 ||
+	    fg_privs_sandbox(&privs, cfg->sandbox, cfg->chroot_dir, stderr) < 0) {
 		fg_config_release(cfg);
 		free(cfg);
 		return 1;
@@ -144,12 +145,14 @@ int main(int argc, char **argv)
 			}
 		}
 		fg_log_open("ftpgate", cfg->syslog_facility, foreground, debug || cfg->debug);
+		fg_privs_log_mode(&privs);
 		if (fg_privs_drop(&privs) < 0)
 			return 1;
 		fg_session_run(cfg, &cfg->listeners[0], 0);
 	}
 
 	fg_log_open("ftpgate", cfg->syslog_facility, foreground, debug || cfg->debug);
+	fg_privs_log_mode(&privs);
 	if (fg_master_listen(cfg) < 0) {
 		fg_config_release(cfg);
 		free(cfg);
