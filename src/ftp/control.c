@@ -10,6 +10,7 @@
 #include "ftp/data.h"
 #include "log.h"
 #include "net.h"
+#include "scoreboard.h"
 #include "banned.h"
 
 /* Queue records: one type byte, two length bytes (big endian), the line. */
@@ -256,6 +257,8 @@ static void audit_login(struct fg_session *s, int code)
 	} else if (code >= 400) {
 		fg_audit("login", "user=%s result=fail code=%d", user, code);
 	}
+	/* The master counts failed logins per address (ban_after). */
+	fg_sb_login(s, code);
 }
 
 /* Forward a FEAT reply with the features the proxy changes adjusted. */

@@ -306,10 +306,12 @@ class Proxy:
         self.env = env
         self.tag = tag
         self.listeners = listeners
-        self.global_opts = dict(user="nobody", max_sessions=200,
-                                spare_sessions=4, idle_timeout=60)
-        self.global_opts.update(global_opts)
         self.dir = os.path.join(env.tmp, "proxy-" + tag)
+        # Each proxy its own status socket: the default is one per host.
+        self.global_opts = dict(user="nobody", max_sessions=200,
+                                spare_sessions=4, idle_timeout=60,
+                                status_socket=os.path.join(self.dir, "status.sock"))
+        self.global_opts.update(global_opts)
         self.conf_path = os.path.join(self.dir, "ftpgate.conf")
         self.log_path = os.path.join(self.dir, "ftpgate.log")
         self.ports = {}
