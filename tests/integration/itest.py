@@ -1494,6 +1494,10 @@ def serves_small_retr(env, t, what):
 def test_max_sessions(env):
     proxy = env.make_proxy("maxs", {"max_sessions": 2, "spare_sessions": 2}, names=("vs",))
     proxy.start()
+    # The sessions of start()'s two port probes count until they are reaped
+    # (slow under sanitizers): let them end first.
+    wait_for("the port probes' sessions did not end",
+             lambda: proxy.log_text().count("event=close ") >= 2 and not busy_children(proxy), 10)
     held = []
     try:
         t = env.target("vs", proxy=proxy)
