@@ -19,6 +19,8 @@
 #include <ini.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -809,6 +811,60 @@ static void set_chroot_dir(struct parse *ps, const char *key, const char *v)
 	set_path(ps, key, v, ps->cfg->chroot_dir);
 }
 
+/* [global] limits and bans: a number; 0 turns a limit off where that is
+ * allowed (lo == 0). */
+static void set_limit(struct parse *ps, const char *key, const char *v)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		unsigned long lo, hi;
+	} tab[] = {
+		{ "max_sessions_per_ip", offsetof(struct fg_config, max_sessions_per_ip), 0, 1000000 },
+		{ "max_connections_per_minute", offsetof(struct fg_config, max_connections_per_minute),
+		  0, 1000000 },
+		{ "ban_after", offsetof(struct fg_config, ban_after), 0, 1000 },
+		{ "ban_window", offsetof(struct fg_config, ban_window), 1, 86400 },
+		{ "ban_time", offsetof(struct fg_config, ban_time), 1, 30 * 86400 },
+	};
+	unsigned long n;
+	size_t i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		if (strcmp(key, tab[i].name) != 0)
+			continue;
+		if (parse_uint(v, tab[i].lo, tab[i].hi, &n) < 0) {
+			err(ps, ps->lineno, "%s: want a number from %lu to %lu", key, tab[i].lo, tab[i].hi);
+			return;
+		}
+		*(unsigned *)(void *)((char *)ps->cfg + tab[i].off) = (unsigned)n;
+		return;
+	}
+}
+
+/* [global] status_socket: an absolute path that fits a unix socket
+ * address (the master binds it after it has left the working directory);
+ * empty means no status socket. */
+static void set_status_socket(struct parse *ps, const char *key, const char *v)
+{
+	struct sockaddr_un sun;
+
+	if (!*v) {
+		ps->cfg->status_socket[0] = '\0';
+		return;
+	}
+	if (v[0] != '/') {
+		err(ps, ps->lineno, "%s: want an absolute path", key);
+		return;
+	}
+	if (strlen(v) >= sizeof(sun.sun_path)) {
+		err(ps, ps->lineno, "%s: path too long for a unix socket (max %zu bytes)", key,
+		    sizeof(sun.sun_path) - 1);
+		return;
+	}
+	set_path(ps, key, v, ps->cfg->status_socket);
+}
+
 /* The keys of each section.  The index in a table is the index in the
  * key_line arrays of struct parse; lookups below name them by key. */
 static const struct key global_keys[] = {
@@ -830,6 +886,13 @@ static const struct key global_keys[] = {
 	/* lockdown */
 	{ "sandbox", set_sandbox },
 	{ "chroot_dir", set_chroot_dir },
+	/* per-address limits, bans, status */
+	{ "max_sessions_per_ip", set_limit },
+	{ "max_connections_per_minute", set_limit },
+	{ "ban_after", set_limit },
+	{ "ban_window", set_limit },
+	{ "ban_time", set_limit },
+	{ "status_socket", set_status_socket },
 	{ NULL, NULL },
 };
 
@@ -994,6 +1057,12 @@ static void global_defaults(struct fg_config *cfg)
 	cfg->max_login_attempts = 3;
 	cfg->sandbox = true;
 	snprintf(cfg->chroot_dir, sizeof(cfg->chroot_dir), "%s", FG_CHROOT_DIR);
+	cfg->max_sessions_per_ip = 0;
+	cfg->max_connections_per_minute = 0;
+	cfg->ban_after = 0;
+	cfg->ban_window = 600;
+	cfg->ban_time = 600;
+	snprintf(cfg->status_socket, sizeof(cfg->status_socket), "%s", FG_STATUS_SOCKET);
 }
 
 /* Set inih's run-time options (Debian builds them as variables): heap line

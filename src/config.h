@@ -16,6 +16,9 @@
 #define FG_CHROOT_DIR "/run/ftpgate/empty"
 #endif
 
+/* Default of [global] status_socket. */
+#define FG_STATUS_SOCKET "/run/ftpgate/status.sock"
+
 enum fg_tls_mode { FG_TLS_OFF = 0, FG_TLS_EXPLICIT, FG_TLS_REQUIRED, FG_TLS_IMPLICIT };
 
 struct fg_sockaddr {
@@ -74,6 +77,13 @@ struct fg_config {
 	/* Lockdown of session processes (doc/SECURITY.md). */
 	bool sandbox;                    /* sandbox = on: chroot + seccomp (default on) */
 	char chroot_dir[FG_MAX_PATH];    /* default FG_CHROOT_DIR */
+	/* per-address limits, bans, status (src/admit.c, src/status.c) */
+	unsigned max_sessions_per_ip;    /* default 0: no limit */
+	unsigned max_connections_per_minute; /* per address; default 0: no limit */
+	unsigned ban_after;              /* failed logins; default 0: never ban */
+	unsigned ban_window;             /* s, default 600 */
+	unsigned ban_time;               /* s, default 600 */
+	char status_socket[FG_MAX_PATH]; /* default FG_STATUS_SOCKET; empty: none */
 
 	struct fg_listener listeners[FG_MAX_LISTENERS];
 	unsigned n_listeners;

@@ -81,5 +81,21 @@
 /* One xferlog line, written with one write(2): at most PIPE_BUF bytes, so
  * that O_APPEND writes of concurrent sessions never interleave. */
 #define FG_XFERLOG_LINE 4096
+/* Scoreboard (src/scoreboard.h): slots beyond max_sessions + spare_sessions,
+ * for processes that have ended but are not reaped yet; and the room for
+ * the escaped user name a session shows there. */
+#define FG_SB_EXTRA_SLOTS 64
+#define FG_SB_USER 100
+
+/* Per-address table of the master (src/admit.c): it holds at most one
+ * entry per scoreboard slot plus this many, and evicts the least recently
+ * seen address without sessions when full, so that an attacker with many
+ * addresses cannot make the master grow. */
+#define FG_ADDR_SPARE 4096
+
+/* Status socket (src/status.h): clients served at once, and the time one
+ * may take to read its dump. */
+#define FG_STATUS_CLIENTS 4
+#define FG_STATUS_TIMEOUT_MS 10000
 
 #endif

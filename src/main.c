@@ -13,6 +13,7 @@
 #include "master.h"
 #include "privsep.h"
 #include "session.h"
+#include "status.h"
 #include "xferlog.h"
 #include "banned.h"
 
@@ -29,6 +30,7 @@ static void usage(FILE *out)
 		"  -n, --foreground     stay in the foreground; log to stderr as well as syslog\n"
 		"  -t, --check-config   check the configuration, print FILE:LINE: message per error\n"
 		"  -i, --inetd          serve one session on stdin/stdout (inetd, systemd Accept=yes)\n"
+		"  -s, --status         print the sessions of the running ftpgate (status_socket)\n"
 		"  -d, --debug          log debug lines (protocol traces, never passwords)\n"
 		"  -V, --version        print the version and exit\n"
 		"  -h, --help           print this help and exit\n\n"
@@ -78,23 +80,25 @@ int main(int argc, char **argv)
 		{"foreground", no_argument, NULL, 'n'},
 		{"check-config", no_argument, NULL, 't'},
 		{"inetd", no_argument, NULL, 'i'},
+		{"status", no_argument, NULL, 's'},
 		{"debug", no_argument, NULL, 'd'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = SYSCONFDIR "/ftpgate/ftpgate.conf";
-	bool foreground = false, check = false, inetd = false, debug = false;
+	bool foreground = false, check = false, inetd = false, debug = false, status = false;
 	struct fg_config *cfg;
 	struct fg_privs privs;
 	int c, nerr;
 
-	while ((c = getopt_long(argc, argv, "f:ntidVh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:ntisdVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': path = optarg; break;
 		case 'n': foreground = true; break;
 		case 't': check = true; break;
 		case 'i': inetd = true; break;
+		case 's': status = true; break;
 		case 'd': debug = true; break;
 		case 'V': printf("ftpgate %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -119,6 +123,19 @@ int main(int argc, char **argv)
 		fg_config_release(cfg);
 		free(cfg);
 		return nerr ? 1 : 0;
+	}
+	if (status) {
+		/* Ask the running master; needs no privileges of its own beyond
+		 * access to the socket (root, mode 0600). */
+		if (!cfg->status_socket[0]) {
+			fprintf(stderr, "ftpgate: %s: status_socket is empty: no status socket\n", path);
+			nerr = 1;
+		} else {
+			nerr = fg_status_query(cfg->status_socket, stdout, stderr);
+		}
+		fg_config_release(cfg);
+		free(cfg);
+		return nerr;
 	}
 	if (fg_privs_lookup(cfg->user, &privs, stderr) < 0 ||
 	    fg_privs_sandbox(&privs, cfg->sandbox, cfg->chroot_dir, stderr) < 0) {

@@ -1,7 +1,8 @@
 /* master.c - the prefork pool, admission, signals, graceful stop.
  *
  * The master never reads a client byte.  It accepts connections, decides
- * whether to admit them (max_sessions), and hands each admitted socket to
+ * whether to admit them (max_sessions; per-address limits and bans in
+ * admit.c), and hands each admitted socket to
  * an idle pre-forked session process over a private socketpair
  * (SCM_RIGHTS).  A session process serves exactly one session and exits;
  * the master reaps it and keeps spare_sessions idle processes ready so
@@ -19,10 +20,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "admit.h"
 #include "event.h"
 #include "log.h"
 #include "net.h"
+#include "scoreboard.h"
 #include "session.h"
+#include "status.h"
 #include "banned.h"
 
 #define MAX_LISTEN_FDS (FG_LOOP_MAX_IO - 8)
@@ -31,6 +35,7 @@ struct child {
 	pid_t pid;
 	int chan;      /* master's end of the socketpair; -1 once busy */
 	bool busy;
+	int sb;        /* scoreboard slot (scoreboard.h); -1: none */
 };
 
 struct lsock {
@@ -51,7 +56,7 @@ static struct {
 	struct fg_timer t_backoff;
 } M = {.inflight = -1};
 
-static volatile sig_atomic_t got_chld, got_term, got_hup;
+static volatile sig_atomic_t got_chld, got_term, got_hup, got_usr1;
 
 /* One handover message: the listener index as data, the client socket as
  * SCM_RIGHTS ancillary data. */
@@ -82,6 +87,8 @@ static void on_signal(int sig)
 		got_chld = 1;
 	else if (sig == SIGHUP)
 		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
 	else
 		got_term = 1;
 }
@@ -89,8 +96,9 @@ static void on_signal(int sig)
 /* ---- session processes --------------------------------------------------- */
 
 /* In a new session process: let go of everything that belongs to the
- * master, drop privileges, wait for one client, serve it, exit. */
-static void __attribute__((noreturn)) child_main(int chan)
+ * master, drop privileges, wait for one client, serve it, exit.  sb is the
+ * process's scoreboard slot. */
+static void __attribute__((noreturn)) child_main(int chan, int sb)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -106,6 +114,9 @@ static void __attribute__((noreturn)) child_main(int chan)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* `kill -USR1` meant for the master must not end sessions. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (i = 0; i < M.n_ls; i++)
@@ -115,6 +126,11 @@ static void __attribute__((noreturn)) child_main(int chan)
 	for (i = 0; i < M.n_kids; i++)
 		if (M.kids[i].chan >= 0)
 			close(M.kids[i].chan);
+	/* Before the privilege drop: keep only our own scoreboard slot, and
+	 * nothing that names other clients. */
+	fg_sb_child(sb);
+	fg_admit_child();
+	fg_status_child();
 	if (fg_privs_drop(M.privs) < 0)
 		_exit(2);
 
@@ -136,7 +152,7 @@ static void __attribute__((noreturn)) child_main(int chan)
 /* Fork one idle session process. Returns its slot or -1. */
 static int spawn(void)
 {
-	int sv[2];
+	int sv[2], sb;
 	pid_t pid;
 
 	if (M.n_kids == M.cap_kids) {
@@ -151,21 +167,25 @@ static int spawn(void)
 		fg_log(LOG_ERR, "socketpair: %s", strerror(errno));
 		return -1;
 	}
+	sb = fg_sb_claim();
 	pid = fork();
 	if (pid < 0) {
 		fg_log(LOG_ERR, "fork: %s", strerror(errno));
+		fg_sb_release(sb);
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		child_main(sv[1]);
+		child_main(sv[1], sb);
 	}
 	close(sv[1]);
+	fg_admit_spawned(sb, pid);
 	M.kids[M.n_kids].pid = pid;
 	M.kids[M.n_kids].chan = sv[0];
 	M.kids[M.n_kids].busy = false;
+	M.kids[M.n_kids].sb = sb;
 	return (int)M.n_kids++;
 }
 
@@ -211,13 +231,15 @@ static void reap(void)
 			else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 				fg_log(LOG_WARNING, "session process %d exited with status %d",
 				       (int)pid, WEXITSTATUS(status));
+			fg_admit_reaped(M.cfg, M.kids[i].sb, fg_now_ms());
 			remove_kid(i);
 			break;
 		}
 	}
 }
 
-/* Give client fd to an idle session process. Returns 0 or -1. */
+/* Give client fd to an idle session process.  Returns the index of that
+ * process in M.kids, or -1. */
 static int hand_over(int fd, unsigned listener)
 {
 	unsigned tries;
@@ -247,7 +269,7 @@ static int hand_over(int fd, unsigned listener)
 			M.kids[slot].chan = -1;
 			M.kids[slot].busy = true;
 			M.busy++;
-			return 0;
+			return slot;
 		}
 		/* That process died while idle; it will be reaped. */
 		fg_log(LOG_WARNING, "session process %d did not take a client: %s",
@@ -288,7 +310,8 @@ static void on_accept(struct fg_io *io, short rev)
 	for (n = 0; n < 64; n++) {
 		struct fg_sockaddr peer;
 		char addr[FG_ADDRSTRLEN];
-		int fd;
+		const char *no;
+		int fd, k;
 
 		peer.len = sizeof(peer.ss);
 		fd = accept4(io->fd, (struct sockaddr *)&peer.ss, &peer.len, SOCK_CLOEXEC);
@@ -306,6 +329,10 @@ static void on_accept(struct fg_io *io, short rev)
 		}
 		fg_net_unmap(&peer);
 		fg_net_ntop((struct sockaddr *)&peer.ss, true, addr, sizeof(addr));
+		if ((no = fg_admit_check(M.cfg, &peer, fg_now_ms())) != NULL) {
+			refuse(fd, no);
+			continue;
+		}
 		if (M.busy >= M.cfg->max_sessions) {
 			fg_log(LOG_WARNING, "event=refused client=%s reason=\"max_sessions (%u) reached\"",
 			       addr, M.cfg->max_sessions);
@@ -313,13 +340,15 @@ static void on_accept(struct fg_io *io, short rev)
 			continue;
 		}
 		M.inflight = fd;
-		if (hand_over(fd, l->listener) < 0) {
+		if ((k = hand_over(fd, l->listener)) < 0) {
 			M.inflight = -1;
 			fg_log(LOG_ERR, "event=refused client=%s reason=\"no session process\"", addr);
 			refuse(fd, "421 Service not available, try again later.\r\n");
 			continue;
 		}
 		M.inflight = -1;
+		fg_admit_opened(M.kids[k].sb, &peer, addr, M.cfg->listeners[l->listener].name,
+				fg_now_ms());
 		close(fd);
 	}
 }
@@ -436,6 +465,7 @@ static void drain_and_exit(void)
 	}
 	if (M.cfg->pid_file[0])
 		unlink(M.cfg->pid_file);
+	fg_status_stop();
 	fg_log(LOG_NOTICE, "stopped");
 	exit(0);
 }
@@ -454,6 +484,7 @@ int fg_master_run(const struct fg_config *cfg, const struct fg_privs *privs)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigemptyset(&block);
@@ -461,11 +492,13 @@ int fg_master_run(const struct fg_config *cfg, const struct fg_privs *privs)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, &wait);
 	sigdelset(&wait, SIGCHLD);
 	sigdelset(&wait, SIGTERM);
 	sigdelset(&wait, SIGINT);
 	sigdelset(&wait, SIGHUP);
+	sigdelset(&wait, SIGUSR1);
 	fg_loop_init(&M.loop, &wait);
 	fg_timer_init(&M.t_backoff, "backoff", on_backoff, NULL);
 	for (i = 0; i < M.n_ls; i++) {
@@ -475,6 +508,11 @@ int fg_master_run(const struct fg_config *cfg, const struct fg_privs *privs)
 	}
 	if (!privs->drop)
 		fg_log(LOG_NOTICE, "not started as root: sessions run as the current user");
+	/* Shared state exists before the first fork (scoreboard.h). */
+	if (fg_sb_create(cfg->max_sessions + cfg->spare_sessions + FG_SB_EXTRA_SLOTS) < 0 ||
+	    fg_admit_init() < 0)
+		return -1;
+	fg_status_start(&M.cfg, &M.loop);
 	replenish();
 	fg_log(LOG_NOTICE, "ftpgate %s ready: %u listen socket(s), %u spare session process(es)",
 	       PACKAGE_VERSION, M.n_ls, M.cfg->spare_sessions);
@@ -490,6 +528,11 @@ int fg_master_run(const struct fg_config *cfg, const struct fg_privs *privs)
 			got_chld = 0;
 			reap();
 		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			fg_status_log(M.cfg);
+		}
+		fg_admit_tick(M.cfg, fg_now_ms());
 		replenish();
 		if (fg_loop_once(&M.loop, 1000) < 0) {
 			fg_log(LOG_ERR, "poll: %s", strerror(errno));

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "net.h"
 #include "privsep.h"
+#include "scoreboard.h"
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -154,6 +155,8 @@ void fg_session_run(const struct fg_config *cfg, const struct fg_listener *lst, 
 					 "421 Service not available, closing control connection.");
 		fg_ctrl_interest(s);
 		fg_data_interest(s);
+		/* What changed this round becomes visible to the master. */
+		fg_sb_update(s);
 		if (fg_loop_once(&s->loop, -1) < 0)
 			fg_session_close(s, "poll failed", "421 Local error, closing control connection.");
 	}

@@ -13,6 +13,7 @@
 #include "net.h"
 #include "policy.h"
 #include "xferlog.h"
+#include "scoreboard.h"
 #include "banned.h"
 
 /* Queue records: one type byte, two length bytes (big endian), the line. */
@@ -321,6 +322,8 @@ static void audit_login(struct fg_session *s, int code)
 		fg_audit("login", "user=%s result=fail code=%d failures=%u", user, code,
 			 s->login_failures);
 	}
+	/* The master counts failed logins per address (ban_after). */
+	fg_sb_login(s, code);
 }
 
 /* After the reply to a failed PASS/ACCT has gone out: end the session

@@ -307,10 +307,12 @@ class Proxy:
         self.env = env
         self.tag = tag
         self.listeners = listeners
-        self.global_opts = dict(user="nobody", max_sessions=200,
-                                spare_sessions=4, idle_timeout=60)
-        self.global_opts.update(global_opts)
         self.dir = os.path.join(env.tmp, "proxy-" + tag)
+        # Each proxy its own status socket: the default is one per host.
+        self.global_opts = dict(user="nobody", max_sessions=200,
+                                spare_sessions=4, idle_timeout=60,
+                                status_socket=os.path.join(self.dir, "status.sock"))
+        self.global_opts.update(global_opts)
         self.conf_path = os.path.join(self.dir, "ftpgate.conf")
         self.log_path = os.path.join(self.dir, "ftpgate.log")
         self.ports = {}
@@ -1494,6 +1496,10 @@ def serves_small_retr(env, t, what):
 def test_max_sessions(env):
     proxy = env.make_proxy("maxs", {"max_sessions": 2, "spare_sessions": 2}, names=("vs",))
     proxy.start()
+    # The sessions of start()'s two port probes count until they are reaped
+    # (slow under sanitizers): let them end first.
+    wait_for("the port probes' sessions did not end",
+             lambda: proxy.log_text().count("event=close ") >= 2 and not busy_children(proxy), 10)
     held = []
     try:
         t = env.target("vs", proxy=proxy)

@@ -35,6 +35,7 @@ static int load(const char *text, char **out)
 /* A minimal valid file to extend. */
 #define OK_LISTENER "[listener pub]\nlisten = 127.0.0.1:2121\nbackend = in\n"
 #define OK_BACKEND "[backend in]\nservers = 10.0.0.5:21\n"
+#define X10 "0123456789"
 
 /* text must give exactly the error lines in want (count = lines). */
 struct bad_case {
@@ -168,6 +169,20 @@ static const struct bad_case bad[] = {
 	  "t.conf:5: connect_timeout: want a number from 1 to 86400\n"
 	  "t.conf:6: data_timeout: want a number from 1 to 86400\n"
 	  "t.conf:7: shutdown_grace: want a number from 1 to 86400\n" },
+	{ "limits and bans",
+	  "[global]\nmax_sessions_per_ip = -1\nmax_connections_per_minute = 1000001\n"
+	  "ban_after = 1001\nban_window = 0\nban_time = 2592001\n" OK_LISTENER OK_BACKEND, 5,
+	  "t.conf:2: max_sessions_per_ip: want a number from 0 to 1000000\n"
+	  "t.conf:3: max_connections_per_minute: want a number from 0 to 1000000\n"
+	  "t.conf:4: ban_after: want a number from 0 to 1000\n"
+	  "t.conf:5: ban_window: want a number from 1 to 86400\n"
+	  "t.conf:6: ban_time: want a number from 1 to 2592000\n" },
+	{ "status_socket",
+	  "[global]\nstatus_socket = run/s.sock\n" OK_LISTENER OK_BACKEND, 1,
+	  "t.conf:2: status_socket: want an absolute path\n" },
+	{ "status_socket too long",
+	  "[global]\nstatus_socket = /" X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 "\n" OK_LISTENER OK_BACKEND, 1,
+	  "t.conf:2: status_socket: path too long for a unix socket (max 107 bytes)\n" },
 	{ "spare above max",
 	  "[global]\nmax_sessions = 4\n" OK_LISTENER OK_BACKEND, 1,
 	  "t.conf:2: spare_sessions (8) must not exceed max_sessions (4)\n" },
@@ -382,6 +397,12 @@ START_TEST(t_defaults)
 	ck_assert_int_eq(cfg.syslog_facility, LOG_DAEMON);
 	ck_assert(!cfg.debug);
 	ck_assert(!cfg.relay_splice);
+	ck_assert_uint_eq(cfg.max_sessions_per_ip, 0);
+	ck_assert_uint_eq(cfg.max_connections_per_minute, 0);
+	ck_assert_uint_eq(cfg.ban_after, 0);
+	ck_assert_uint_eq(cfg.ban_window, 600);
+	ck_assert_uint_eq(cfg.ban_time, 600);
+	ck_assert_str_eq(cfg.status_socket, "/run/ftpgate/status.sock");
 	l = &cfg.listeners[0];
 	ck_assert_uint_eq(l->passive_lo, 50000);
 	ck_assert_uint_eq(l->passive_hi, 50999);
@@ -418,6 +439,21 @@ START_TEST(t_values)
 	ck_assert_int_eq(load("\xef\xbb\xbf[global]\nsyslog_facility = authpriv\n"
 			      "  # indented comment\n\t; another\n" OK_LISTENER OK_BACKEND, &out), 0);
 	ck_assert_int_eq(cfg.syslog_facility, LOG_AUTHPRIV);
+	free(out);
+
+	ck_assert_int_eq(load("[global]\nstatus_socket =\nmax_sessions_per_ip = 3\n"
+			      "max_connections_per_minute = 60\nban_after = 5\nban_window = 300\n"
+			      "ban_time = 2592000\n" OK_LISTENER OK_BACKEND, &out), 0);
+	ck_assert_str_eq(cfg.status_socket, "");
+	ck_assert_uint_eq(cfg.max_sessions_per_ip, 3);
+	ck_assert_uint_eq(cfg.max_connections_per_minute, 60);
+	ck_assert_uint_eq(cfg.ban_after, 5);
+	ck_assert_uint_eq(cfg.ban_window, 300);
+	ck_assert_uint_eq(cfg.ban_time, 2592000);
+	free(out);
+	ck_assert_int_eq(load("[global]\nstatus_socket = /var/run/x.sock\n" OK_LISTENER OK_BACKEND,
+			      &out), 0);
+	ck_assert_str_eq(cfg.status_socket, "/var/run/x.sock");
 	free(out);
 
 	memset(banner, 'b', sizeof(banner));
