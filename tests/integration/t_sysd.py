@@ -78,6 +78,12 @@ class NotifySocket:
         self.sock.close()
 
 
+# Passive ports of each listener name an SdProxy ever writes (at most
+# MAX_LISTENERS names): enough for 20 concurrent transfers.
+PASSIVE_PER_LISTENER = 50
+MAX_LISTENERS = 4
+
+
 class SdProxy(Proxy):
     """A Proxy with extra environment variables (environ=), whose listener
     ports and passive ranges stay the same when the configuration is
@@ -94,7 +100,7 @@ class SdProxy(Proxy):
     def write_conf(self):
         os.makedirs(self.dir, exist_ok=True)
         if self.plo is None:
-            self.plo, _ = free_port_range(100 * 8)
+            self.plo, _ = free_port_range(PASSIVE_PER_LISTENER * MAX_LISTENERS)
         out = ["[global]"] + ["%s = %s" % kv for kv in self.global_opts.items()]
         for lst in self.listeners:
             name, backend_addr, hosts = lst[:3]
@@ -102,11 +108,12 @@ class SdProxy(Proxy):
             if name not in self.ports:
                 self.ports[name] = free_port("127.0.0.1")
             self.slots.setdefault(name, len(self.slots))
-            plo = self.plo + 100 * self.slots[name]
+            check(self.slots[name] < MAX_LISTENERS, "SdProxy: more than %d listener names" % MAX_LISTENERS)
+            plo = self.plo + PASSIVE_PER_LISTENER * self.slots[name]
             out += ["", "[listener %s]" % name,
                     "listen = " + ", ".join("%s:%d" % (host_url(h), self.ports[name]) for h in hosts),
                     "backend = be_" + name,
-                    "passive_ports = %d-%d" % (plo, plo + 99)]
+                    "passive_ports = %d-%d" % (plo, plo + PASSIVE_PER_LISTENER - 1)]
             out += ["%s = %s" % kv for kv in extra.items()]
             out += ["", "[backend be_%s]" % name, "servers = " + backend_addr]
         out += self.extra_lines
@@ -195,10 +202,11 @@ def small_file(env, backend, stem):
 def serves(env, t, what, banner=None):
     """A new session on t: (the banner), login and a small download."""
     path, data = small_file(env, t.backend, "sysd")
-    f = ftp_session(t, timeout=10)
+    f = ftp_session(t, timeout=10, login=False)
     try:
         if banner is not None:
             check(f.welcome == "220 " + banner, "%s: greeting %r, want %r" % (what, f.welcome, "220 " + banner))
+        f.login(t.user, t.password)
         check(retr(f, path) == data, "%s: small download differs" % what)
     finally:
         ftp_close(f)
