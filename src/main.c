@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "privsep.h"
 #include "session.h"
 #include "status.h"
@@ -63,14 +64,22 @@ static int daemonize(void)
 	return 0;
 }
 
-static int write_pid_file(const char *path)
+/* The configuration path as SIGHUP will need it: daemonize() moves to
+ * "/", so a relative path gets the current directory in front (symlinks
+ * are kept, so that a reload follows a link that was re-pointed).
+ * Returns 0, or -1 if it does not fit in out. */
+static int absolute_path(const char *path, char *out, size_t len)
 {
-	FILE *f = fopen(path, "w");
+	char cwd[FG_MAX_PATH];
+	int n;
 
-	if (!f)
+	if (path[0] == '/')
+		n = snprintf(out, len, "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)))
+		n = snprintf(out, len, "%s/%s", cwd, path);
+	else
 		return -1;
-	fprintf(f, "%d\n", (int)getpid());
-	return fclose(f);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -88,8 +97,10 @@ int main(int argc, char **argv)
 	};
 	const char *path = SYSCONFDIR "/ftpgate/ftpgate.conf";
 	bool foreground = false, check = false, inetd = false, debug = false, status = false;
+	struct fg_master_opts mopts;
 	struct fg_config *cfg;
 	struct fg_privs privs;
+	char abspath[FG_MAX_PATH];
 	int c, nerr;
 
 	while ((c = getopt_long(argc, argv, "f:ntisdVh", opts, NULL)) != -1) {
@@ -170,6 +181,14 @@ int main(int argc, char **argv)
 
 	fg_log_open("ftpgate", cfg->syslog_facility, foreground, debug || cfg->debug);
 	fg_privs_log_mode(&privs);
+	if (absolute_path(path, abspath, sizeof(abspath)) < 0) {
+		fg_log(LOG_ERR, "%s: cannot make the path absolute (needed for reload)", path);
+		fg_config_release(cfg);
+		free(cfg);
+		return 1;
+	}
+	/* Before the first fork: no session process inherits NOTIFY_SOCKET. */
+	fg_notify_init();
 	if (fg_master_listen(cfg) < 0) {
 		fg_config_release(cfg);
 		free(cfg);
@@ -181,10 +200,9 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 1;
 	}
-	if (cfg->pid_file[0] && write_pid_file(cfg->pid_file) < 0)
-		fg_log(LOG_WARNING, "cannot write pid file %s: %s", cfg->pid_file, strerror(errno));
-	nerr = fg_master_run(cfg, &privs);
-	fg_config_release(cfg);
-	free(cfg);
-	return nerr < 0 ? 1 : 0;
+	mopts.config_path = abspath;
+	mopts.log_stderr = foreground;
+	mopts.debug = debug;
+	/* fg_master_run() owns cfg from here on (a reload replaces it). */
+	return fg_master_run(cfg, &privs, &mopts) < 0 ? 1 : 0;
 }

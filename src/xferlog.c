@@ -39,6 +39,14 @@ int fg_xferlog_open(const char *path)
 }
 
 /* See xferlog.h. */
+void fg_xferlog_close(void)
+{
+	if (xfer_fd >= 0)
+		close(xfer_fd);
+	xfer_fd = -1;
+}
+
+/* See xferlog.h. */
 bool fg_xferlog_enabled(void)
 {
 	return xfer_fd >= 0;

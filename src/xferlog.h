@@ -36,6 +36,9 @@ struct fg_xferlog_rec {
 int fg_xferlog_open(const char *path);
 
 /* Is a transfer log open? */
+/* Stop writing the transfer log (a reload removed xferlog). */
+void fg_xferlog_close(void);
+
 bool fg_xferlog_enabled(void);
 
 /* The open descriptor, or -1: one that a session process must keep (and
