@@ -161,7 +161,7 @@ def listen(host, port):
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((host, port))
-    s.listen(16)
+    s.listen(512)
     return s
 
 
