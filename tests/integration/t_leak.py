@@ -1,7 +1,8 @@
 """Leak check: many short sessions through one master (ITEST_LEAK_SESSIONS,
 default 10,000), each a raw-socket USER/PASS/TYPE I/EPSV/transfer of a tiny
 file/QUIT; ITEST_LEAK_THREADS clients (default 4) in parallel,
-ITEST_LEAK_BACKEND (vs or py; default vs) behind the proxy.
+ITEST_LEAK_BACKEND (py or vs; default py, about three times faster per
+session here) behind the proxy.
 
 The transfer is a 1000-byte STOR by default (ITEST_LEAK_XFER=stor), not a
 RETR: after a download the proxy's passive port stays in TIME_WAIT for 60 s
@@ -121,7 +122,7 @@ def run_sessions(n, threads, port, user, password, path, want, upload):
 def test_leak(env):
     total = int(os.environ.get("ITEST_LEAK_SESSIONS", "10000"))
     threads = int(os.environ.get("ITEST_LEAK_THREADS", "4"))
-    bname = os.environ.get("ITEST_LEAK_BACKEND", "vs")
+    bname = os.environ.get("ITEST_LEAK_BACKEND", "py")
     upload = os.environ.get("ITEST_LEAK_XFER", "stor") != "retr"
     spare = 8
     b = env.backends[bname]
@@ -187,11 +188,14 @@ def quick_session(port):
 
 def test_reaping_under_stream(env):
     """16 clients in a loop (connect, greeting, QUIT) against max_sessions =
-    48: never more than 16 sessions at a time, so no client may be turned
-    away, and the master must reap its session processes as they end (never
-    more zombies than clients), however busy its listener keeps it."""
-    n = int(os.environ.get("ITEST_STREAM_SESSIONS", "1000"))
-    threads, cap = 16, 48
+    150: never more than 16 sessions at a time, so no client may be turned
+    away, and the master must reap its session processes as they end,
+    however busy its listener keeps it.  (Some lag is fine: on this 2-core
+    machine under load a master that reaps on every loop round still had up
+    to 70 zombies at times; one that does not reap while connections keep
+    coming had 400 and more.)"""
+    n = int(os.environ.get("ITEST_STREAM_SESSIONS", "1200"))
+    threads, cap = 16, 150
     b = env.backends["py"]
     proxy = HProxy(env, "stream", [("py", b.addr(), ("127.0.0.1",))], spare_sessions=8,
                    max_sessions=cap)
@@ -237,7 +241,7 @@ def test_reaping_under_stream(env):
               "%d zombie children" % (n, took, threads, len(bad), most[0]), file=sys.stderr)
         check(not bad, "%d of %d clients were not greeted with 220 (never more than %d "
               "sessions at a time, max_sessions = %d): %r" % (len(bad), n, threads, cap, bad[:2]))
-        check(most[0] <= threads, "up to %d zombie session processes with %d clients (the "
+        check(most[0] < cap, "up to %d zombie session processes with %d clients (the "
               "master does not reap while its listener stays busy)" % (most[0], threads))
     finally:
         proxy.stop()
