@@ -42,7 +42,8 @@ class HProxy(Proxy):
             name = lst[0]
             self.ports[name] = free_port("127.0.0.1")
             extra = lst[3] if len(lst) > 3 else {}
-            self.passive[name] = extra.get("passive_ports", "%d-%d" % (lo + 100 * i, lo + 100 * i + 99))
+            default = "%d-%d" % (lo + 100 * i, lo + 100 * i + 99)
+            self.passive[name] = extra.get("passive_ports", default)
 
     def write_conf(self):
         os.makedirs(self.dir, exist_ok=True)
@@ -51,8 +52,9 @@ class HProxy(Proxy):
             name, backend_addr, hosts = lst[:3]
             extra = dict(lst[3]) if len(lst) > 3 else {}
             extra.pop("passive_ports", None)
+            addrs = ", ".join("%s:%d" % (host_url(h), self.ports[name]) for h in hosts)
             out += ["", "[listener %s]" % name,
-                    "listen = " + ", ".join("%s:%d" % (host_url(h), self.ports[name]) for h in hosts),
+                    "listen = " + addrs,
                     "backend = be_" + name,
                     "passive_ports = " + self.passive[name]]
             out += ["%s = %s" % kv for kv in extra.items()]
@@ -261,6 +263,28 @@ def read_data(sock, timeout, limit=1 << 30):
     except socket.timeout:
         return bytes(out), "timeout"
     return bytes(out), "limit"
+
+
+# --------------------------------------------------------------------------
+# Build flavour
+
+def sanitized(env):
+    """True if env.ftpgate is an AddressSanitizer build.  Each session
+    process then runs LeakSanitizer when it ends (session.c), which makes a
+    session roughly 100 times dearer (measured here: 3 short sessions a
+    second instead of 40-60), so the session-count tests scale down."""
+    try:
+        with open(env.ftpgate, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def count_from_env(env, var, normal, asan):
+    """int($var) if set, else normal (asan on a sanitizer build)."""
+    if os.environ.get(var):
+        return int(os.environ[var])
+    return asan if sanitized(env) else normal
 
 
 # --------------------------------------------------------------------------

@@ -15,10 +15,10 @@ import socket
 import subprocess
 import time
 
-from itest import (MiB, PROCS, SLOW_SIZE, Failure, PyFtpd, Target, busy_children,
-                   check, child_tcp, file_sha256, ftp_close, ftp_session, gone, idle_children,
-                   pid_events, register, serves_small_retr, sha256, start_throttled_curl,
-                   stop_proc, throttled_fixture, wait_for)
+from itest import (MiB, PROCS, SLOW_SIZE, Failure, PyFtpd, Target, busy_children, check,
+                   child_tcp, file_sha256, free_port_range, ftp_close, ftp_session, gone,
+                   idle_children, listen_sock, pid_events, register, serves_small_retr, sha256,
+                   start_throttled_curl, stop_proc, throttled_fixture, wait_for)
 from hostile import Ctl, HProxy, cpu_ticks, fd_count, pasv_port, read_data, zombies
 
 
@@ -263,7 +263,6 @@ register("fault_client_vanishes_mid_upload", test_client_vanishes_upload, proxy_
 # ---- passive ports exhausted ------------------------------------------------------------
 
 def test_passive_exhausted(env):
-    from itest import free_port_range, listen_sock
     vs = env.backends["vs"]
     lo, hi = free_port_range(2)
     proxy = HProxy(env, "pasvfull", [("vs", vs.addr(), ("127.0.0.1",),

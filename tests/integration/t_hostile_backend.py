@@ -104,7 +104,8 @@ class ClientRun:
         self.transcript = []
 
     def got(self, reply):
-        self.transcript.append("< " + ("<closed>" if reply is None else reply.replace("\n", " / ")[:120]))
+        text = "<closed>" if reply is None else reply.replace("\n", " / ")[:120]
+        self.transcript.append("< " + text)
         return reply
 
     def expect(self, no, out, reply, what):

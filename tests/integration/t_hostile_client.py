@@ -9,6 +9,7 @@ reached the backend (a fake backend that logs every line) or a trap
 listener."""
 import os
 import resource
+import select
 import selectors
 import socket
 import ssl
@@ -17,7 +18,7 @@ import time
 
 from itest import (Failure, Skip, Target, busy_children, check, idle_children,
                    listen_sock, proc_children, register, serves_small_retr, wait_for)
-from hostile import Ctl, FakeServer, HProxy
+from hostile import Ctl, FakeServer, HProxy, pasv_port, read_data
 
 CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
 SERVE_OK = os.path.join(CASES, "serve-ok.case")
@@ -405,7 +406,6 @@ def test_bounce(env):
                 still_in_sync(c, "bounce attempts")
             finally:
                 c.close()
-        import select
         r, _, _ = select.select(list(traps), [], [], 1.0)
         check(not r, "a connection arrived at %s" % [s.getsockname()[:2] for s in r])
     finally:
@@ -442,7 +442,6 @@ def test_passive_steal_v6(env):
     try:
         check(c.cmd("TYPE I").startswith("200"), "TYPE I")
         r = c.cmd("EPSV")
-        from hostile import pasv_port, read_data
         port = pasv_port(r or "")
         check(port, "EPSV answered %r" % r)
         thief.bind((thief_addr, 0))
@@ -458,7 +457,8 @@ def test_passive_steal_v6(env):
         got, how = read_data(real, 30)
         real.close()
         expect(c, "end of the transfer", "226", 30)
-        check(got == data, "the real client got %d bytes (%s), want %d" % (len(got), how, len(data)))
+        check(got == data, "the real client got %d bytes (%s), want %d"
+              % (len(got), how, len(data)))
         if connected:
             stolen, how = read_data(thief, 3)
             check(stolen == b"" and how != "timeout",

@@ -1,8 +1,9 @@
 """Leak check: many short sessions through one master (ITEST_LEAK_SESSIONS,
-default 10,000), each a raw-socket USER/PASS/TYPE I/EPSV/transfer of a tiny
-file/QUIT; ITEST_LEAK_THREADS clients (default 4) in parallel,
-ITEST_LEAK_BACKEND (py or vs; default py, about three times faster per
-session here) behind the proxy.
+default 10,000; 500 on a sanitizer build, see hostile.sanitized()), each a
+raw-socket USER/PASS/TYPE I/EPSV/transfer of a tiny file/QUIT;
+ITEST_LEAK_THREADS clients (default 4) in parallel, ITEST_LEAK_BACKEND (py
+or vs; default py, about three times faster per session here) behind the
+proxy.
 
 The transfer is a 1000-byte STOR by default (ITEST_LEAK_XFER=stor), not a
 RETR: after a download the proxy's passive port stays in TIME_WAIT for 60 s
@@ -10,11 +11,15 @@ and ftpgate binds passive ports without SO_REUSEADDR (see
 fault_passive_ports_reused_after_transfer), so 10,000 downloads would need
 10,000 passive ports; after an upload the client closes first and the port
 is free at once.  ITEST_LEAK_XFER=retr downloads instead (with a passive
-range big enough only for a few thousand sessions a minute).  After a warm-up of 200 sessions the
-master's VmRSS and descriptor count are recorded; after the run they must be
-the same (RSS within 5 %, descriptors exactly), every session must have
-succeeded, and the spare pool must be back to spare_sessions with no
-session process busy and no zombie."""
+range big enough only for a few thousand sessions a minute).
+
+After a warm-up of 200 sessions the master's VmRSS and descriptor count are
+recorded; after the run they must be the same (RSS within 5 %, descriptors
+exactly), every session must have succeeded, and the spare pool must be
+back to spare_sessions with no session process busy and no zombie.
+
+leak_reaping_under_connection_stream (below) checks that the master reaps
+its session processes while connections keep coming."""
 import os
 import socket
 import sys
@@ -22,7 +27,7 @@ import threading
 import time
 
 from itest import Failure, busy_children, check, idle_children, register, wait_for
-from hostile import HProxy, fd_count, pasv_port, rss_kib, zombies
+from hostile import HProxy, count_from_env, fd_count, pasv_port, rss_kib, zombies
 
 WARMUP = 200
 
@@ -120,7 +125,7 @@ def run_sessions(n, threads, port, user, password, path, want, upload):
 
 
 def test_leak(env):
-    total = int(os.environ.get("ITEST_LEAK_SESSIONS", "10000"))
+    total = count_from_env(env, "ITEST_LEAK_SESSIONS", 10000, 500)
     threads = int(os.environ.get("ITEST_LEAK_THREADS", "4"))
     bname = os.environ.get("ITEST_LEAK_BACKEND", "py")
     upload = os.environ.get("ITEST_LEAK_XFER", "stor") != "retr"
@@ -194,7 +199,7 @@ def test_reaping_under_stream(env):
     machine under load a master that reaps on every loop round still had up
     to 70 zombies at times; one that does not reap while connections keep
     coming had 400 and more.)"""
-    n = int(os.environ.get("ITEST_STREAM_SESSIONS", "1200"))
+    n = count_from_env(env, "ITEST_STREAM_SESSIONS", 1200, 400)
     threads, cap = 16, 150
     b = env.backends["py"]
     proxy = HProxy(env, "stream", [("py", b.addr(), ("127.0.0.1",))], spare_sessions=8,
