@@ -1,5 +1,5 @@
 """Leak check: many short sessions through one master (ITEST_LEAK_SESSIONS,
-default 10,000; 500 on a sanitizer build, see hostile.sanitized()), each a
+default 10,000; 300 on a sanitizer build, see hostile.sanitized()), each a
 raw-socket USER/PASS/TYPE I/EPSV/transfer of a tiny file/QUIT;
 ITEST_LEAK_THREADS clients (default 4) in parallel, ITEST_LEAK_BACKEND (py
 or vs; default py, about three times faster per session here) behind the
@@ -125,7 +125,7 @@ def run_sessions(n, threads, port, user, password, path, want, upload):
 
 
 def test_leak(env):
-    total = count_from_env(env, "ITEST_LEAK_SESSIONS", 10000, 500)
+    total = count_from_env(env, "ITEST_LEAK_SESSIONS", 10000, 300)
     threads = int(os.environ.get("ITEST_LEAK_THREADS", "4"))
     bname = os.environ.get("ITEST_LEAK_BACKEND", "py")
     upload = os.environ.get("ITEST_LEAK_XFER", "stor") != "retr"
