@@ -996,10 +996,11 @@ int fg_master_run(struct fg_config *cfg, const struct fg_privs *privs,
 			got_hup = 0;
 			reload();
 		}
-		if (got_chld) {
-			got_chld = 0;
-			reap();
-		}
+		/* Reap every round: ppoll() returns ready sockets without
+		 * delivering a pending SIGCHLD, so under a steady stream of
+		 * connections the flag alone would never be seen. */
+		got_chld = 0;
+		reap();
 		if (got_usr1) {
 			got_usr1 = 0;
 			fg_status_log(M.cfg);

@@ -288,8 +288,12 @@ int fg_net_listen_range(const struct sockaddr *local, uint16_t lo, uint16_t hi)
 		int fd = tcp_socket(local);
 		if (fd < 0)
 			return -1;
-		/* No SO_REUSEADDR: a port in TIME_WAIT from an earlier transfer
-		 * is busy for us too, which keeps stale segments out. */
+		/* SO_REUSEADDR: the data connections of earlier transfers leave
+		 * their port in TIME_WAIT for a minute; without it a small range
+		 * runs dry (TIME_WAIT keeps its own 4-tuple, so stale segments
+		 * still cannot reach a new connection).  Linux never lets two
+		 * sockets listen on one port: listen() fails and we move on. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (local->sa_family == AF_INET6)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		fg_net_set_port((struct sockaddr *)&ss, port);

@@ -446,6 +446,10 @@ void fg_ctrl_transfer_drained(struct fg_session *s)
 {
 	if (s->reply_held)
 		finish_transfer(s);
+	else if (s->ctrl == FG_CTRL_WAIT)
+		/* The data is done; the final reply must follow within the
+		 * reply wait, or the client would wait forever. */
+		fg_timer_set(&s->loop, &s->t_wait, (uint64_t)s->cfg->data_timeout * 1000);
 }
 
 /* A whole reply is in s->reply: act on it according to the state. */
@@ -484,10 +488,15 @@ static void on_reply(struct fg_session *s)
 		return;
 	case FG_CTRL_WAIT:
 		break;
-	default:
-		/* Unsolicited: relay it. */
-		fg_ctrl_forward_reply(s);
+	default: {
+		/* Unsolicited: nobody asked, so relaying it would make every
+		 * later reply answer the wrong command.  Drop it and say so. */
+		char esc[160];
+		fg_log(LOG_NOTICE, "dropped an unsolicited reply from the backend: %s",
+		       fg_log_escape(esc, sizeof(esc), fg_buf_ptr(&s->reply.text),
+				     fg_buf_len(&s->reply.text)));
 		return;
+	}
 	}
 
 	if (fg_reply_is_prelim(code)) {
