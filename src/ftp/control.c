@@ -43,13 +43,34 @@ void fg_ctrl_reply(struct fg_session *s, int code, const char *text)
 
 void fg_ctrl_send(struct fg_session *s, const char *line, size_t len)
 {
-	if (fg_buf_append(&s->b_out, line, len) < 0 || fg_buf_append(&s->b_out, "\r\n", 2) < 0)
+	size_t i, from = 0;
+	int r = 0;
+
+	/* The control connection is a Telnet stream: a 0xFF data byte (the
+	 * client sent it as IAC IAC) goes out as IAC IAC again, or the
+	 * backend would read it and the next byte as a Telnet command. */
+	for (i = 0; i < len && r == 0; i++) {
+		if ((unsigned char)line[i] == 0xff) {
+			r = fg_buf_append(&s->b_out, line + from, i + 1 - from);
+			from = i; /* the 0xFF starts the next piece too */
+		}
+	}
+	if (r < 0 || fg_buf_append(&s->b_out, line + from, len - from) < 0 ||
+	    fg_buf_append(&s->b_out, "\r\n", 2) < 0)
 		fg_session_close(s, "command buffer to backend overflowed",
 				 "421 Service not available, closing control connection.");
 }
 
 void fg_ctrl_forward_reply(struct fg_session *s)
 {
+	if (s->reply.code == 227 || s->reply.code == 229) {
+		/* Only the answer to our own PASV/EPSV may carry a backend
+		 * address, and that one is never relayed (data.c): any other
+		 * 227/229 would hand the client the backend's address. */
+		fg_log(LOG_WARNING, "backend sent %d out of turn; not relayed", s->reply.code);
+		fg_ctrl_reply(s, 451, "Unexpected passive-mode reply from the server.");
+		return;
+	}
 	if (fg_buf_append(&s->c_out, fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text)) < 0)
 		fg_session_close(s, "reply buffer to client overflowed", NULL);
 }
@@ -429,9 +450,13 @@ static void finish_transfer(struct fg_session *s)
 	if (s->xfer_failed && code < 400) {
 		/* A data leg broke: whatever the backend thinks, the client did
 		 * not get (or give) every byte. */
-		fg_ctrl_reply(s, 426, s->xfer_fail_why ? s->xfer_fail_why
-						    : "Connection closed; transfer aborted.");
-		code = 426;
+		/* xfer_fail_why is a whole reply line, code included
+		 * ("426 Connection closed; ..."). */
+		const char *line = s->xfer_fail_why ? s->xfer_fail_why
+						    : "426 Connection closed; transfer aborted.";
+
+		code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+		fg_ctrl_reply(s, code, line + 4);
 	} else {
 		fg_ctrl_forward_reply(s);
 	}
