@@ -39,13 +39,34 @@ void fg_ctrl_reply(struct fg_session *s, int code, const char *text)
 
 void fg_ctrl_send(struct fg_session *s, const char *line, size_t len)
 {
-	if (fg_buf_append(&s->b_out, line, len) < 0 || fg_buf_append(&s->b_out, "\r\n", 2) < 0)
+	size_t i, from = 0;
+	int r = 0;
+
+	/* The control connection is a Telnet stream: a 0xFF data byte (the
+	 * client sent it as IAC IAC) goes out as IAC IAC again, or the
+	 * backend would read it and the next byte as a Telnet command. */
+	for (i = 0; i < len && r == 0; i++) {
+		if ((unsigned char)line[i] == 0xff) {
+			r = fg_buf_append(&s->b_out, line + from, i + 1 - from);
+			from = i; /* the 0xFF starts the next piece too */
+		}
+	}
+	if (r < 0 || fg_buf_append(&s->b_out, line + from, len - from) < 0 ||
+	    fg_buf_append(&s->b_out, "\r\n", 2) < 0)
 		fg_session_close(s, "command buffer to backend overflowed",
 				 "421 Service not available, closing control connection.");
 }
 
 void fg_ctrl_forward_reply(struct fg_session *s)
 {
+	if (s->reply.code == 227 || s->reply.code == 229) {
+		/* Only the answer to our own PASV/EPSV may carry a backend
+		 * address, and that one is never relayed (data.c): any other
+		 * 227/229 would hand the client the backend's address. */
+		fg_log(LOG_WARNING, "backend sent %d out of turn; not relayed", s->reply.code);
+		fg_ctrl_reply(s, 451, "Unexpected passive-mode reply from the server.");
+		return;
+	}
 	if (fg_buf_append(&s->c_out, fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text)) < 0)
 		fg_session_close(s, "reply buffer to client overflowed", NULL);
 }
@@ -301,10 +322,13 @@ static void finish_transfer(struct fg_session *s)
 
 	if (s->xfer_failed && code < 400) {
 		/* A data leg broke: whatever the backend thinks, the client did
-		 * not get (or give) every byte. */
-		fg_ctrl_reply(s, 426, s->xfer_fail_why ? s->xfer_fail_why
-						    : "Connection closed; transfer aborted.");
-		code = 426;
+		 * not get (or give) every byte.  xfer_fail_why is a whole reply
+		 * line, code included ("426 Connection closed; ..."). */
+		const char *line = s->xfer_fail_why ? s->xfer_fail_why
+						    : "426 Connection closed; transfer aborted.";
+
+		code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+		fg_ctrl_reply(s, code, line + 4);
 	} else {
 		fg_ctrl_forward_reply(s);
 	}
@@ -417,6 +441,44 @@ static void on_reply(struct fg_session *s)
 	fg_ctrl_done(s);
 }
 
+/* RFC 959 4.2: a line inside a multi-line reply that begins with a digit
+ * must be padded.  The reply reader keeps such lines as free text, but a
+ * client that ends a reply at any "ddd " line (curl does) would read the
+ * rest out of step, and an inner "227 ... (10,0,0,5,...)" line would show
+ * it a backend address.  So pad them with a space before anything acts
+ * on the reply.  Returns 0, or -1 when the padded reply would exceed
+ * FG_MAX_REPLY_BYTES. */
+static int pad_inner_lines(struct fg_reply_reader *r)
+{
+	static char tmp[FG_MAX_REPLY_BYTES];
+	const char *p = fg_buf_ptr(&r->text);
+	size_t len = fg_buf_len(&r->text), first_end, last_start, i, o = 0;
+	bool any = false;
+
+	if (r->nlines < 3)
+		return 0;
+	first_end = (size_t)((const char *)memchr(p, '\n', len) - p) + 1;
+	for (last_start = len - 1; p[last_start - 1] != '\n'; last_start--)
+		;
+	for (i = first_end; i < last_start; i++)
+		if ((i == first_end || p[i - 1] == '\n') && p[i] >= '0' && p[i] <= '9')
+			any = true;
+	if (!any)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (i >= first_end && i < last_start && p[i - 1] == '\n' && p[i] >= '0' && p[i] <= '9') {
+			if (o >= sizeof(tmp))
+				return -1;
+			tmp[o++] = ' ';
+		}
+		if (o >= sizeof(tmp))
+			return -1;
+		tmp[o++] = p[i];
+	}
+	fg_buf_clear(&r->text);
+	return fg_buf_append(&r->text, tmp, o);
+}
+
 /* Read whole replies out of b_in while the client side can take them. */
 static void pull_replies(struct fg_session *s)
 {
@@ -434,6 +496,9 @@ static void pull_replies(struct fg_session *s)
 		}
 		if (st == FG_REPLY_AGAIN)
 			break;
+		if (pad_inner_lines(&s->reply) < 0)
+			fg_session_close(s, "malformed reply from backend: too long once padded",
+					 "421 Service not available, backend sent an invalid reply.");
 		on_reply(s);
 	}
 }

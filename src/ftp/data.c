@@ -432,7 +432,7 @@ void fg_data_setup_reply(struct fg_session *s)
 		 * control peer (private or hostile addresses in 227 replies). */
 	} else if (!s->setup_used_pasv && code == 229) {
 		(void)fg_addr_parse_229(text, len, &port);
-	} else {
+	} else if (code != 227 && code != 229) {
 		/* The backend said no (e.g. 530 not logged in): its answer is
 		 * the answer to the client's command. */
 		fg_ctrl_forward_reply(s);
@@ -440,6 +440,8 @@ void fg_data_setup_reply(struct fg_session *s)
 		fg_ctrl_done(s);
 		return;
 	}
+	/* port 0 here: no port in it, or the form we did not ask for (a 227
+	 * to EPSV, a 229 to PASV); never relayed, it names a backend port. */
 	if (port == 0) {
 		fg_log(LOG_WARNING, "backend sent an unusable passive reply");
 		fg_data_reset(s, true);
