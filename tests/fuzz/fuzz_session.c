@@ -83,6 +83,7 @@
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sanitizer/common_interface_defs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -375,7 +376,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	char sym[256];
+
 	log_to_stderr = getenv("FUZZ_SESSION_LOG") != NULL;
+	/* libFuzzer names each new function it reaches ("NEW_FUNC ..."): the
+	 * first time, the sanitizer starts llvm-symbolizer and keeps two pipes
+	 * to it for good.  Start it now, so those fds predate the leak check. */
+	__sanitizer_symbolize_pc((void *)(uintptr_t)&LLVMFuzzerTestOneInput, "%p %F %L", sym, sizeof(sym));
 	/* splice() to a closed socket raises SIGPIPE (the daemon ignores it). */
 	signal(SIGPIPE, SIG_IGN);
 	family_init(&fam4, AF_INET);
@@ -1173,15 +1180,20 @@ static void finish(void)
 		for (fd = 0; fd < FD_CHECK; fd++) {
 			struct fg_sockaddr a, b;
 			char la[FG_ADDRSTRLEN] = "-", pa[FG_ADDRSTRLEN] = "-";
+			char link[64], what[128] = "?";
+			ssize_t n;
 
 			if (fd_now[fd] == fd_open0[fd])
 				continue;
+			(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+			n = readlink(link, what, sizeof(what) - 1);
+			what[n > 0 ? n : 0] = '\0';
 			if (fd_now[fd] && fg_net_local(fd, &a) == 0)
 				fg_net_ntop((struct sockaddr *)&a.ss, true, la, sizeof(la));
 			if (fd_now[fd] && fg_net_peer(fd, &b) == 0)
 				fg_net_ntop((struct sockaddr *)&b.ss, true, pa, sizeof(pa));
-			fprintf(stderr, "fd %d %s during the input (%s -> %s)\n", fd,
-				fd_open0[fd] ? "closed" : "leaked", la, pa);
+			fprintf(stderr, "fd %d %s during the input (%s %s -> %s)\n", fd,
+				fd_open0[fd] ? "closed" : "leaked", what, la, pa);
 		}
 		abort();
 	}
