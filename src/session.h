@@ -121,4 +121,27 @@ void fg_session_close(struct fg_session *s, const char *reason, const char *repl
 /* Set by the SIGTERM handler of a session process. */
 extern volatile sig_atomic_t fg_session_stop;
 
+#ifdef FG_FUZZING
+/* Fuzzing builds only (tests/fuzz/fuzz_session.c): many sessions in one
+ * process, driven round by round.  fg_session_close() then returns to the
+ * harness (longjmp) instead of ending the process, and waits for no flush:
+ * the harness takes what is left in c_out itself. */
+
+/* Start a session on the connected client socket fd, without signal
+ * handlers.  Returns the session (one static instance: end it before the
+ * next start), which owns fd from now on; it may already be closed (ctrl
+ * == FG_CTRL_CLOSING), e.g. when no backend server was reachable.  NULL:
+ * out of memory or the client is gone; fd is still the caller's. */
+struct fg_session *fg_session_fuzz_start(const struct fg_config *cfg,
+					 const struct fg_listener *lst, int fd);
+
+/* One round of the session loop that never sleeps: returns 1 if a socket
+ * or a timer was ready and the round ran, 0 if there was nothing to do,
+ * -1 once the session has ended (fg_session_close() ran). */
+int fg_session_fuzz_step(struct fg_session *s);
+
+/* Close every socket of the session and free all its memory. */
+void fg_session_fuzz_end(struct fg_session *s);
+#endif
+
 #endif

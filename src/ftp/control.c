@@ -449,9 +449,8 @@ static void finish_transfer(struct fg_session *s)
 
 	if (s->xfer_failed && code < 400) {
 		/* A data leg broke: whatever the backend thinks, the client did
-		 * not get (or give) every byte. */
-		/* xfer_fail_why is a whole reply line, code included
-		 * ("426 Connection closed; ..."). */
+		 * not get (or give) every byte.  xfer_fail_why is a whole reply
+		 * line, code included ("426 Connection closed; ..."). */
 		const char *line = s->xfer_fail_why ? s->xfer_fail_why
 						    : "426 Connection closed; transfer aborted.";
 
@@ -589,6 +588,44 @@ static void on_reply(struct fg_session *s)
 	fg_ctrl_done(s);
 }
 
+/* RFC 959 4.2: a line inside a multi-line reply that begins with a digit
+ * must be padded.  The reply reader keeps such lines as free text, but a
+ * client that ends a reply at any "ddd " line (curl does) would read the
+ * rest out of step, and an inner "227 ... (10,0,0,5,...)" line would show
+ * it a backend address.  So pad them with a space before anything acts
+ * on the reply.  Returns 0, or -1 when the padded reply would exceed
+ * FG_MAX_REPLY_BYTES. */
+static int pad_inner_lines(struct fg_reply_reader *r)
+{
+	static char tmp[FG_MAX_REPLY_BYTES];
+	const char *p = fg_buf_ptr(&r->text);
+	size_t len = fg_buf_len(&r->text), first_end, last_start, i, o = 0;
+	bool any = false;
+
+	if (r->nlines < 3)
+		return 0;
+	first_end = (size_t)((const char *)memchr(p, '\n', len) - p) + 1;
+	for (last_start = len - 1; p[last_start - 1] != '\n'; last_start--)
+		;
+	for (i = first_end; i < last_start; i++)
+		if ((i == first_end || p[i - 1] == '\n') && p[i] >= '0' && p[i] <= '9')
+			any = true;
+	if (!any)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (i >= first_end && i < last_start && p[i - 1] == '\n' && p[i] >= '0' && p[i] <= '9') {
+			if (o >= sizeof(tmp))
+				return -1;
+			tmp[o++] = ' ';
+		}
+		if (o >= sizeof(tmp))
+			return -1;
+		tmp[o++] = p[i];
+	}
+	fg_buf_clear(&r->text);
+	return fg_buf_append(&r->text, tmp, o);
+}
+
 /* Read whole replies out of b_in while the client side can take them. */
 static void pull_replies(struct fg_session *s)
 {
@@ -606,6 +643,9 @@ static void pull_replies(struct fg_session *s)
 		}
 		if (st == FG_REPLY_AGAIN)
 			break;
+		if (pad_inner_lines(&s->reply) < 0)
+			fg_session_close(s, "malformed reply from backend: too long once padded",
+					 "421 Service not available, backend sent an invalid reply.");
 		on_reply(s);
 	}
 }
