@@ -21,6 +21,24 @@
 
 enum fg_tls_mode { FG_TLS_OFF = 0, FG_TLS_EXPLICIT, FG_TLS_REQUIRED, FG_TLS_IMPLICIT };
 
+/* tls_client_cert = off | optional | required (same values as enum
+ * fg_tls_client_cert in tls/tls.h). */
+enum fg_cert_mode { FG_CERT_OFF = 0, FG_CERT_OPTIONAL, FG_CERT_REQUIRED };
+
+/* TLS protocol versions as OpenSSL numbers them (TLS1_2_VERSION,
+ * TLS1_3_VERSION); 0 in a config field means "the default". */
+#define FG_TLS_V12 0x0303
+#define FG_TLS_V13 0x0304
+
+/* Longest cipher list (tls_ciphers, tls_ciphersuites) and host name
+ * (tls_server_name). */
+#define FG_MAX_CIPHERS 1024
+#define FG_MAX_HOST 256
+
+/* OpenSSL's SSL_CTX, built from the tls_* keys by fg_tls_config_build()
+ * (tls/tls_config.c) in the master; config.c never touches it. */
+struct ssl_ctx_st;
+
 struct fg_sockaddr {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -32,7 +50,16 @@ struct fg_backend {
 	unsigned n_servers;
 	enum fg_tls_mode tls;   /* off | explicit | implicit */
 	bool tls_verify;        /* default yes */
-	char tls_ca[FG_MAX_PATH];
+	char tls_ca[FG_MAX_PATH];           /* empty: the system CA bundle */
+	char tls_cert[FG_MAX_PATH];         /* client certificate toward the backend; */
+	char tls_key[FG_MAX_PATH];          /*  both or neither */
+	char tls_server_name[FG_MAX_HOST];  /* SNI and the name verified; empty: the
+					       address of each server (no SNI) */
+	char tls_ciphers[FG_MAX_CIPHERS];   /* TLS <= 1.2; empty: ECDHE+AEAD default */
+	char tls_ciphersuites[FG_MAX_CIPHERS]; /* TLS 1.3; empty: OpenSSL's default */
+	int tls_min_version;                /* FG_TLS_V12 / FG_TLS_V13; 0: TLS 1.2 */
+	int tls_max_version;                /* 0: the highest */
+	struct ssl_ctx_st *tls_ctx;         /* built in the master; NULL when tls = off */
 	int line;               /* line of the [backend NAME] header */
 };
 
@@ -46,8 +73,17 @@ struct fg_listener {
 	struct fg_sockaddr passive_address;      /* passive_address = ... */
 	bool has_passive_address;
 	enum fg_tls_mode tls;
-	char tls_cert[FG_MAX_PATH];
+	char tls_cert[FG_MAX_PATH];              /* PEM chain, leaf first */
 	char tls_key[FG_MAX_PATH];
+	char tls_ca[FG_MAX_PATH];                /* CAs for client certificates */
+	enum fg_cert_mode tls_client_cert;       /* default off; else needs tls_ca */
+	char tls_ciphers[FG_MAX_CIPHERS];        /* TLS <= 1.2; empty: ECDHE+AEAD default */
+	char tls_ciphersuites[FG_MAX_CIPHERS];   /* TLS 1.3; empty: OpenSSL's default */
+	int tls_min_version;                     /* FG_TLS_V12 / FG_TLS_V13; 0: TLS 1.2 */
+	int tls_max_version;                     /* 0: the highest */
+	bool tls_require_reuse;                  /* data TLS must resume the control
+						    session; default yes */
+	struct ssl_ctx_st *tls_ctx;              /* built in the master; NULL when tls = off */
 	char banner[FG_MAX_BANNER];              /* empty: relay the backend's */
 	int line;
 
