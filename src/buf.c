@@ -105,21 +105,35 @@ void fg_buf_clear(struct fg_buf *b)
 	b->start = b->end = 0;
 }
 
+char *fg_buf_tail(struct fg_buf *b, size_t *room)
+{
+	if (b->end == b->cap)
+		compact(b);
+	*room = b->cap - b->end;
+	return b->data + b->end;
+}
+
+void fg_buf_commit(struct fg_buf *b, size_t n)
+{
+	b->end += n;
+}
+
 ssize_t fg_buf_read_fd(struct fg_buf *b, int fd)
 {
+	size_t room;
+	char *tail;
 	ssize_t r;
 
 	if (fg_buf_room(b) == 0) {
 		errno = ENOBUFS;
 		return -1;
 	}
-	if (b->end == b->cap)
-		compact(b);
+	tail = fg_buf_tail(b, &room);
 	do
-		r = read(fd, b->data + b->end, b->cap - b->end);
+		r = read(fd, tail, room);
 	while (r < 0 && errno == EINTR);
 	if (r > 0)
-		b->end += (size_t)r;
+		fg_buf_commit(b, (size_t)r);
 	return r;
 }
 

@@ -35,6 +35,12 @@ int fg_buf_printf(struct fg_buf *b, const char *fmt, ...)
 void fg_buf_consume(struct fg_buf *b, size_t n);
 void fg_buf_clear(struct fg_buf *b);
 
+/* Where the next bytes go: a pointer to *room (> 0 unless the buffer is
+ * full) free bytes at the end, compacting first if needed.  Fill some of
+ * them, then fg_buf_commit() how many.  For readers other than read(2),
+ * e.g. TLS. */
+char *fg_buf_tail(struct fg_buf *b, size_t *room);
+void fg_buf_commit(struct fg_buf *b, size_t n);
 /* read(2) as much as fits into the buffer. Returns bytes read, 0 on EOF,
  * -1 with errno (EAGAIN when nothing is ready; ENOBUFS when the buffer is
  * full). */

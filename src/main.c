@@ -127,11 +127,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftpgate: out of memory\n");
 		return 1;
 	}
-	nerr = fg_config_load(cfg, path, stderr);
+	nerr = fg_master_config_load(cfg, path, stderr);
 	if (check || nerr) {
 		if (check && nerr == 0)
 			printf("%s: configuration OK\n", path);
-		fg_config_release(cfg);
+		fg_master_config_release(cfg);
 		free(cfg);
 		return nerr ? 1 : 0;
 	}
@@ -144,20 +144,20 @@ int main(int argc, char **argv)
 		} else {
 			nerr = fg_status_query(cfg->status_socket, stdout, stderr);
 		}
-		fg_config_release(cfg);
+		fg_master_config_release(cfg);
 		free(cfg);
 		return nerr;
 	}
 	if (fg_privs_lookup(cfg->user, &privs, stderr) < 0 ||
 	    fg_privs_sandbox(&privs, cfg->sandbox, cfg->chroot_dir, stderr) < 0) {
-		fg_config_release(cfg);
+		fg_master_config_release(cfg);
 		free(cfg);
 		return 1;
 	}
 	/* Opened here, as root and before any fork: sessions inherit it. */
 	if (fg_xferlog_open(cfg->xferlog) < 0) {
 		fprintf(stderr, "ftpgate: xferlog %s: %s\n", cfg->xferlog, strerror(errno));
-		fg_config_release(cfg);
+		fg_master_config_release(cfg);
 		free(cfg);
 		return 1;
 	}
@@ -183,20 +183,20 @@ int main(int argc, char **argv)
 	fg_privs_log_mode(&privs);
 	if (absolute_path(path, abspath, sizeof(abspath)) < 0) {
 		fg_log(LOG_ERR, "%s: cannot make the path absolute (needed for reload)", path);
-		fg_config_release(cfg);
+		fg_master_config_release(cfg);
 		free(cfg);
 		return 1;
 	}
 	/* Before the first fork: no session process inherits NOTIFY_SOCKET. */
 	fg_notify_init();
 	if (fg_master_listen(cfg) < 0) {
-		fg_config_release(cfg);
+		fg_master_config_release(cfg);
 		free(cfg);
 		return 1;
 	}
 	if (!foreground && daemonize() < 0) {
 		fg_log(LOG_ERR, "cannot daemonize: %s", strerror(errno));
-		fg_config_release(cfg);
+		fg_master_config_release(cfg);
 		free(cfg);
 		return 1;
 	}

@@ -39,6 +39,7 @@
 #include "scoreboard.h"
 #include "session.h"
 #include "status.h"
+#include "tls/tls.h"
 #include "xferlog.h"
 #include "banned.h"
 
@@ -823,10 +824,28 @@ static int apply(struct fg_config *next, const struct fg_privs *privs)
 	else if (!next->xferlog[0])
 		fg_xferlog_close();
 	/* Session processes have their own copies; nothing else reads this. */
-	fg_config_release(old);
+	fg_master_config_release(old);
 	free(old);
 	fill_pool();
 	return 0;
+}
+
+int fg_master_config_load(struct fg_config *cfg, const char *path, FILE *errs)
+{
+	int nerr = fg_config_load(cfg, path, errs);
+
+	if (nerr == 0) {
+		nerr = fg_tls_config_build(cfg, errs);
+		if (nerr)
+			fg_config_release(cfg);
+	}
+	return nerr;
+}
+
+void fg_master_config_release(struct fg_config *cfg)
+{
+	fg_tls_config_free(cfg);
+	fg_config_release(cfg);
 }
 
 /* SIGHUP: read and check the configuration file again.  Valid: new
@@ -851,7 +870,7 @@ static void reload(void)
 			fclose(errs);
 		goto out;
 	}
-	nerr = fg_config_load(next, M.opts.config_path, errs);
+	nerr = fg_master_config_load(next, M.opts.config_path, errs);
 	if (nerr == 0 && (fg_privs_lookup(next->user, &privs, errs) < 0 ||
 			  fg_privs_sandbox(&privs, next->sandbox, next->chroot_dir, errs) < 0))
 		nerr = 1;
@@ -872,7 +891,7 @@ static void reload(void)
 	next = NULL;
 out:
 	if (next)
-		fg_config_release(next);
+		fg_master_config_release(next);
 	free(next);
 	free(errtext);
 	notify_ready();
@@ -927,7 +946,7 @@ static void drain_and_exit(void)
 		unlink(M.cfg->pid_file);
 	fg_status_stop();
 	fg_log(LOG_NOTICE, "stopped");
-	fg_config_release(M.cfg);
+	fg_master_config_release(M.cfg);
 	free(M.cfg);
 	M.cfg = NULL;
 	exit(0);
@@ -1010,7 +1029,7 @@ int fg_master_run(struct fg_config *cfg, const struct fg_privs *privs,
 		status_update();
 		if (fg_loop_once(&M.loop, 1000) < 0) {
 			fg_log(LOG_ERR, "poll: %s", strerror(errno));
-			fg_config_release(M.cfg);
+			fg_master_config_release(M.cfg);
 			free(M.cfg);
 			M.cfg = NULL;
 			return -1;

@@ -2,6 +2,7 @@
 #ifndef FG_MASTER_H
 #define FG_MASTER_H
 #include <stdbool.h>
+#include <stdio.h>
 #include "config.h"
 #include "privsep.h"
 
@@ -13,6 +14,14 @@
  * Inherited sockets that match nothing stay open, unused.  Returns 0, or
  * -1 after logging why. */
 int fg_master_listen(const struct fg_config *cfg);
+
+/* Load path into cfg and build its TLS contexts (reading key and CA
+ * files): what start, -t and reload all do.  Errors go to errs as
+ * "FILE:LINE: message"; returns their number (0: cfg is complete). */
+int fg_master_config_load(struct fg_config *cfg, const char *path, FILE *errs);
+
+/* Release what fg_master_config_load() built (TLS contexts included). */
+void fg_master_config_release(struct fg_config *cfg);
 
 /* What the master needs from the command line to reload and re-open the
  * log with the same settings. */

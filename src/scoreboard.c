@@ -258,6 +258,7 @@ static const char *ctrl_name(enum fg_ctrl_state st)
 	case FG_CTRL_READY: return "READY";
 	case FG_CTRL_WAIT: return "WAIT";
 	case FG_CTRL_DATASETUP: return "DATASETUP";
+	case FG_CTRL_BACKEND_TLS: return "BACKEND_TLS";
 	case FG_CTRL_CLOSING: return "CLOSING";
 	}
 	return "?";

@@ -64,14 +64,23 @@ static void flush_client(struct fg_session *s, int ms)
 {
 	uint64_t end = fg_now_ms() + (uint64_t)ms;
 
+	/* A client whose TLS handshake has not finished can read nothing. */
+	if (s->ctls_on && !s->ctls.handshake_done)
+		return;
 	while (fg_buf_len(&s->c_out) > 0 && s->cc.added) {
-		struct pollfd p = {s->cc.fd, POLLOUT, 0};
+		/* TLS may have to read before it can write. */
+		short ev = s->ctls_on && s->ctls.status == FG_TLS_WANT ? s->ctls.want : POLLOUT;
+		struct pollfd p = {s->cc.fd, ev, 0};
 		uint64_t now = fg_now_ms();
 		if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)
 			break;
-		if (fg_buf_write_fd(&s->c_out, s->cc.fd) < 0 && errno != EAGAIN)
+		if (fg_ctrl_write_client(s) < 0 && errno != EAGAIN)
 			break;
 	}
+	/* A TLS client gets our close_notify: its next read sees a clean
+	 * end, not a truncation.  Best effort, never waited for. */
+	if (s->ctls_on && s->ctls.handshake_done && fg_buf_len(&s->c_out) == 0)
+		(void)fg_tls_shutdown(&s->ctls);
 }
 
 void fg_session_close(struct fg_session *s, const char *reason, const char *reply)
@@ -126,6 +135,10 @@ static int session_init(struct fg_session *s, const struct fg_config *cfg,
 	s->started_ms = fg_now_ms();
 	s->cc.fd = s->bc.fd = s->cd.fd = s->bd.fd = s->plisten.fd = -1;
 	s->ctrl = FG_CTRL_CONNECTING;
+	fg_tls_init(&s->ctls);
+	fg_tls_init(&s->btls);
+	fg_tls_init(&s->cdt);
+	fg_tls_init(&s->bdt);
 	make_id(s->id, sizeof(s->id));
 	fg_log_set_session(s->id);
 	fg_loop_init(&s->loop, waitmask);
@@ -138,6 +151,11 @@ static int session_init(struct fg_session *s, const struct fg_config *cfg,
 	}
 	fg_cmd_reader_init(&s->reader);
 
+	/* Ticket keys of our own: no other session can decrypt ours. */
+	if (lst->tls_ctx && fg_tls_ctx_child_init(lst->tls_ctx) < 0) {
+		fg_log(LOG_ERR, "cannot make TLS ticket keys");
+		return -1;
+	}
 	fg_net_nonblock(fd);
 	fg_net_control_opts(fd);
 	/* Urgent data (Telnet Synch before ABOR) stays in the byte stream. */
@@ -187,6 +205,7 @@ void fg_session_run(const struct fg_config *cfg, const struct fg_listener *lst, 
 		if (fg_session_stop)
 			fg_session_close(s, "ftpgate is shutting down",
 					 "421 Service not available, closing control connection.");
+		fg_ctrl_pending(s);
 		fg_ctrl_interest(s);
 		fg_data_interest(s);
 		/* What changed this round becomes visible to the master. */
@@ -252,6 +271,7 @@ int fg_session_fuzz_step(struct fg_session *s)
 	if (fg_session_stop)
 		fg_session_close(s, "ftpgate is shutting down",
 				 "421 Service not available, closing control connection.");
+	fg_ctrl_pending(s);
 	fg_ctrl_interest(s);
 	fg_data_interest(s);
 	if (fuzz_ready(s)) {
@@ -266,6 +286,8 @@ int fg_session_fuzz_step(struct fg_session *s)
 void fg_session_fuzz_end(struct fg_session *s)
 {
 	fg_data_reset(s, true);
+	fg_tls_free(&s->ctls);
+	fg_tls_free(&s->btls);
 	if (s->bc.added) {
 		close(s->bc.fd);
 		fg_io_del(&s->loop, &s->bc);

@@ -18,6 +18,7 @@
 #include "relay.h"
 #include "ftp/cmd.h"
 #include "ftp/reply.h"
+#include "tls/tls.h"
 
 enum fg_ctrl_state {
 	FG_CTRL_CONNECTING,   /* dialling the backend */
@@ -25,6 +26,7 @@ enum fg_ctrl_state {
 	FG_CTRL_READY,        /* no command in progress */
 	FG_CTRL_WAIT,         /* a command went to the backend; waiting for its final reply */
 	FG_CTRL_DATASETUP,    /* our own EPSV/PASV is at the backend */
+	FG_CTRL_BACKEND_TLS,  /* our own AUTH TLS / PBSZ / PROT is at the backend */
 	FG_CTRL_CLOSING,      /* flushing the last reply, then exit */
 };
 
@@ -36,6 +38,12 @@ enum fg_data_state {
 };
 
 /* How the client asked for its data connection. */
+/* Our TLS set-up on the backend control connection, in order. */
+enum fg_btls_step { FG_BTLS_NONE, FG_BTLS_AUTH, FG_BTLS_PBSZ, FG_BTLS_PROT, FG_BTLS_DONE };
+
+/* Longest TLS description kept for the audit (fg_tls_describe). */
+#define FG_TLS_DESCLEN 128
+
 enum fg_client_mode { FG_MODE_NONE, FG_MODE_PASV, FG_MODE_EPSV, FG_MODE_PORT, FG_MODE_EPRT };
 
 struct fg_session {
@@ -97,6 +105,20 @@ struct fg_session {
 	struct fg_timer t_wait;        /* backend reply / connect deadline */
 	struct fg_timer t_data;        /* no data byte moved */
 	struct fg_timer t_flush;       /* moves bytes below the low-water mark */
+
+	/* TLS (ftp/control.c, ftp/data.c); a leg's fg_tls is in use while
+	 * its *_on flag is set. */
+	struct fg_tls ctls, btls;      /* client / backend control */
+	bool ctls_on, btls_on;
+	bool auth_pending;             /* 234 queued: TLS starts once it is sent */
+	bool prot_p;                   /* the client chose PROT P */
+	enum fg_btls_step btls_step;
+	struct fg_tls cdt, bdt;        /* client / backend data */
+	bool cdt_on, bdt_on;
+	bool cd_ready, bd_ready;       /* connected and, for TLS, handshake done (and checked) */
+	bool tls_pump;                 /* this transfer uses tpump, not pump */
+	struct fg_tls_pump tpump;
+	char cd_tls_desc[FG_TLS_DESCLEN], bd_tls_desc[FG_TLS_DESCLEN];
 
 	uint64_t bytes_up, bytes_down;
 	unsigned transfers;

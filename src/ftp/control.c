@@ -25,7 +25,7 @@ enum { Q_LINE = 1, Q_TOOLONG = 2, Q_BADCHAR = 3 };
 #define C_OUT_LOW 4096
 
 static const char *const ctrl_names[] = {
-	"CONNECTING", "BANNER", "READY", "WAIT", "DATASETUP", "CLOSING",
+	"CONNECTING", "BANNER", "READY", "WAIT", "DATASETUP", "BACKEND_TLS", "CLOSING",
 };
 
 void fg_ctrl_set(struct fg_session *s, enum fg_ctrl_state st)
@@ -73,6 +73,186 @@ void fg_ctrl_forward_reply(struct fg_session *s)
 	}
 	if (fg_buf_append(&s->c_out, fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text)) < 0)
 		fg_session_close(s, "reply buffer to client overflowed", NULL);
+}
+
+/* ---- control legs: plain or TLS ------------------------------------------ */
+
+/* Read what fits into b from fd, through t unless t is NULL.  Returns as
+ * fg_buf_read_fd(): > 0 bytes, 0 at the end (TLS: the peer's close_notify),
+ * -1 with errno (EAGAIN: nothing yet; ENOBUFS: b is full; EPROTO: the TLS
+ * connection failed or was cut without close_notify). */
+static ssize_t leg_read(struct fg_buf *b, int fd, struct fg_tls *t)
+{
+	size_t room;
+	char *tail;
+	ssize_t r;
+
+	if (!t)
+		return fg_buf_read_fd(b, fd);
+	if (fg_buf_room(b) == 0) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	tail = fg_buf_tail(b, &room);
+	r = fg_tls_read(t, tail, room);
+	if (r > 0)
+		fg_buf_commit(b, (size_t)r);
+	else if (r < 0)
+		errno = t->status == FG_TLS_WANT ? EAGAIN : EPROTO;
+	return r;
+}
+
+/* Write what b holds to fd, through t unless t is NULL.  Returns bytes
+ * written, or -1 with errno (EAGAIN: later). */
+static ssize_t leg_write(struct fg_buf *b, int fd, struct fg_tls *t)
+{
+	ssize_t r;
+
+	if (!t)
+		return fg_buf_write_fd(b, fd);
+	if (fg_buf_len(b) == 0)
+		return 0;
+	r = fg_tls_write(t, fg_buf_ptr(b), fg_buf_len(b));
+	if (r > 0)
+		fg_buf_consume(b, (size_t)r);
+	else if (r < 0)
+		errno = t->status == FG_TLS_WANT ? EAGAIN : EPROTO;
+	return r;
+}
+
+/* The TLS connection of a control leg once its handshake is done; NULL
+ * while the leg is plain. */
+static struct fg_tls *client_tls(struct fg_session *s)
+{
+	return s->ctls_on ? &s->ctls : NULL;
+}
+
+static struct fg_tls *backend_tls(struct fg_session *s)
+{
+	return s->btls_on ? &s->btls : NULL;
+}
+
+ssize_t fg_ctrl_write_client(struct fg_session *s)
+{
+	if (s->ctls_on && !s->ctls.handshake_done) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return leg_write(&s->c_out, s->cc.fd, client_tls(s));
+}
+
+/* Advance the TLS handshake of a control leg.  Returns true once it is
+ * done (and logged); a failure ends the session. */
+static bool ctl_handshake(struct fg_session *s, bool client)
+{
+	struct fg_tls *t = client ? &s->ctls : &s->btls;
+	const char *leg = client ? "client" : "backend";
+	char desc[FG_TLS_DESCLEN], why[FG_TLS_ERRLEN + 64];
+	enum fg_tls_status st;
+
+	if (t->handshake_done)
+		return true;
+	st = fg_tls_handshake(t);
+	if (st == FG_TLS_WANT)
+		return false;
+	if (st == FG_TLS_ERR) {
+		(void)snprintf(why, sizeof(why), "%s TLS handshake failed: %s", leg, t->err);
+		fg_log(LOG_WARNING, "%s", why);
+		/* Nothing plain may go to a client that started TLS. */
+		fg_session_close(s, why, client ? NULL
+					 : "421 Service not available, TLS with the backend server failed.");
+	}
+	fg_audit("tls", "leg=%s tls=\"%s\"", leg, fg_tls_describe(t, desc, sizeof(desc)));
+	return true;
+}
+
+/* Start TLS on the client control connection (implicit listener, or after
+ * the 234 to AUTH TLS has been sent). */
+static void start_client_tls(struct fg_session *s)
+{
+	s->auth_pending = false;
+	if (fg_tls_start(&s->ctls, s->lst->tls_ctx, s->cc.fd, true, NULL, NULL) < 0) {
+		fg_log(LOG_ERR, "cannot start TLS with the client: %s", s->ctls.err);
+		fg_session_close(s, "cannot start TLS with the client", NULL);
+	}
+	s->ctls_on = true;
+	(void)ctl_handshake(s, true);
+}
+
+static void backend_tls_ready(struct fg_session *s);
+
+/* Start TLS on the backend control connection (implicit backend, or
+ * after its 234 to our AUTH TLS). */
+static void start_backend_tls(struct fg_session *s)
+{
+	const struct fg_backend *b = s->lst->backend;
+	char host[FG_ADDRSTRLEN];
+	const char *name = b->tls_server_name;
+
+	if (!name[0])
+		name = fg_net_ntop((const struct sockaddr *)&s->backend_peer.ss, false, host, sizeof(host));
+	if (fg_tls_start(&s->btls, b->tls_ctx, s->bc.fd, false, NULL, name) < 0) {
+		fg_log(LOG_ERR, "cannot start TLS with the backend: %s", s->btls.err);
+		fg_session_close(s, "cannot start TLS with the backend",
+				 "421 Service not available, TLS with the backend server failed.");
+	}
+	s->btls_on = true;
+	if (ctl_handshake(s, false))
+		backend_tls_ready(s);
+}
+
+/* Send one command of our own TLS set-up to the backend. */
+static void backend_tls_send(struct fg_session *s, enum fg_btls_step step, const char *cmd)
+{
+	s->btls_step = step;
+	fg_ctrl_send(s, cmd, strlen(cmd));
+	fg_ctrl_set(s, FG_CTRL_BACKEND_TLS);
+	fg_timer_set(&s->loop, &s->t_wait, (uint64_t)s->cfg->connect_timeout * 1000);
+}
+
+/* The backend's TLS handshake is done: explicit mode goes on with PBSZ;
+ * implicit mode now waits for the banner. */
+static void backend_tls_ready(struct fg_session *s)
+{
+	if (s->btls_step == FG_BTLS_AUTH)
+		backend_tls_send(s, FG_BTLS_PBSZ, "PBSZ 0");
+}
+
+/* A reply to our own TLS set-up on the backend. */
+static void backend_tls_reply(struct fg_session *s)
+{
+	static const char *const what[] = {"", "AUTH TLS", "PBSZ 0", "PROT P", ""};
+	int code = s->reply.code;
+	char why[160], esc[120];
+
+	if (fg_reply_is_prelim(code))
+		return;
+	if ((s->btls_step == FG_BTLS_AUTH && code != 234) ||
+	    (s->btls_step != FG_BTLS_AUTH && !fg_reply_is_ok(code))) {
+		(void)snprintf(why, sizeof(why), "backend refused %s: %s", what[s->btls_step],
+			       fg_log_escape(esc, sizeof(esc), fg_buf_ptr(&s->reply.text),
+					     fg_buf_len(&s->reply.text)));
+		fg_log(LOG_WARNING, "%s", why);
+		fg_session_close(s, why, "421 Service not available, TLS with the backend server failed.");
+	}
+	switch (s->btls_step) {
+	case FG_BTLS_AUTH:
+		/* The server speaks TLS from its next byte: plain bytes after
+		 * the 234 would be an injection. */
+		if (fg_buf_len(&s->b_in) > 0)
+			fg_session_close(s, "backend sent plain text after 234",
+					 "421 Service not available, TLS with the backend server failed.");
+		fg_timer_set(&s->loop, &s->t_wait, (uint64_t)s->cfg->connect_timeout * 1000);
+		start_backend_tls(s);
+		break;
+	case FG_BTLS_PBSZ:
+		backend_tls_send(s, FG_BTLS_PROT, "PROT P");
+		break;
+	default:
+		s->btls_step = FG_BTLS_DONE;
+		fg_ctrl_done(s);
+		break;
+	}
 }
 
 /* ---- backend connection ------------------------------------------------ */
@@ -131,6 +311,8 @@ static void backend_connected(struct fg_session *s)
 	fg_audit("backend", "server=%s", addr);
 	fg_ctrl_set(s, FG_CTRL_BANNER);
 	fg_timer_set(&s->loop, &s->t_wait, (uint64_t)s->cfg->connect_timeout * 1000);
+	if (s->lst->backend->tls == FG_TLS_IMPLICIT)
+		start_backend_tls(s);
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -174,11 +356,103 @@ static void forward_cur(struct fg_session *s)
 	fg_timer_set(&s->loop, &s->t_wait, (uint64_t)s->cfg->data_timeout * 1000);
 }
 
-/* Commands of RFC 2228 that need TLS; the listener has none (yet). */
+/* Commands of RFC 2228: the proxy answers them itself, never the backend
+ * (each leg has its own security). */
 static bool is_tls_verb(enum fg_verb v)
 {
 	return v == FG_V_AUTH || v == FG_V_PBSZ || v == FG_V_PROT || v == FG_V_CCC ||
 	       v == FG_V_ADAT || v == FG_V_MIC || v == FG_V_CONF || v == FG_V_ENC;
+}
+
+/* Is the argument of the command in progress (case-insensitively) one of
+ * the words in list (NULL-terminated)? */
+static bool arg_is(const struct fg_cmd *c, const char *const *list)
+{
+	for (; *list; list++)
+		if (c->arg.len == strlen(*list) && strncasecmp(c->arg.ptr, *list, c->arg.len) == 0)
+			return true;
+	return false;
+}
+
+/* AUTH / PBSZ / PROT / CCC and the other RFC 2228 commands (RFC 4217). */
+static void tls_command(struct fg_session *s)
+{
+	static const char *const mechs[] = {"TLS", "TLS-C", "SSL", "TLS-P", NULL};
+	const struct fg_cmd *c = &s->cur;
+	size_t dropped;
+
+	if (s->lst->tls == FG_TLS_OFF && c->verb != FG_V_CCC) {
+		fg_ctrl_reply(s, 502, "Command not implemented: TLS is not enabled on this gateway.");
+		return;
+	}
+	switch (c->verb) {
+	case FG_V_AUTH:
+		if (s->ctls_on) {
+			fg_ctrl_reply(s, 503, "Already using TLS.");
+			return;
+		}
+		if (!arg_is(c, mechs)) {
+			fg_ctrl_reply(s, 504, "AUTH mechanism not supported; use AUTH TLS.");
+			return;
+		}
+		fg_ctrl_reply(s, 234, "Proceed with TLS negotiation.");
+		/* Whatever the client sent after AUTH in plain text must not
+		 * count as sent under TLS (command injection): drop it. */
+		dropped = fg_buf_len(&s->queue) + fg_buf_len(&s->c_in);
+		fg_buf_clear(&s->queue);
+		fg_buf_clear(&s->c_in);
+		fg_cmd_reader_init(&s->reader);
+		if (dropped)
+			fg_log(LOG_WARNING, "dropped %zu bytes the client sent after AUTH before TLS", dropped);
+		s->auth_pending = true;
+		return;
+	case FG_V_PBSZ:
+		if (!s->ctls_on)
+			fg_ctrl_reply(s, 503, "PBSZ needs AUTH TLS first.");
+		else
+			fg_ctrl_reply(s, 200, "PBSZ=0");
+		return;
+	case FG_V_PROT:
+		if (!s->ctls_on) {
+			fg_ctrl_reply(s, 503, "PROT needs AUTH TLS first.");
+		} else if (c->arg.len == 1 && (c->arg.ptr[0] == 'P' || c->arg.ptr[0] == 'p')) {
+			s->prot_p = true;
+			fg_ctrl_reply(s, 200, "Protection level set to Private.");
+		} else if (c->arg.len == 1 && (c->arg.ptr[0] == 'C' || c->arg.ptr[0] == 'c')) {
+			if (s->lst->tls == FG_TLS_REQUIRED) {
+				fg_ctrl_reply(s, 536, "PROT C refused: data connections must be protected here.");
+			} else {
+				s->prot_p = false;
+				fg_ctrl_reply(s, 200, "Protection level set to Clear.");
+			}
+		} else if (c->arg.len == 1 && strchr("SEse", c->arg.ptr[0])) {
+			fg_ctrl_reply(s, 536, "Protection level not supported; use PROT P.");
+		} else {
+			fg_ctrl_reply(s, 504, "Unknown protection level.");
+		}
+		return;
+	case FG_V_CCC:
+		fg_ctrl_reply(s, 534, "CCC refused: the control connection stays protected.");
+		return;
+	default:
+		fg_ctrl_reply(s, 502, "Command not implemented.");
+		return;
+	}
+}
+
+/* tls = required: before AUTH TLS only what a client needs to find and
+ * start TLS is served.  Returns true when the command may go on. */
+static bool tls_gate(struct fg_session *s)
+{
+	enum fg_verb v = s->cur.verb;
+
+	if (s->lst->tls != FG_TLS_REQUIRED || s->ctls_on || is_tls_verb(v) || v == FG_V_FEAT ||
+	    v == FG_V_QUIT || v == FG_V_NOOP || v == FG_V_HELP || v == FG_V_SYST)
+		return true;
+	fg_ctrl_reply(s, 530, "TLS required: use AUTH TLS before logging in.");
+	if ((s->cur.flags & FG_CMDF_TRANSFER) && s->data != FG_DATA_NONE)
+		fg_data_reset(s, true);
+	return false;
 }
 
 /* Arm the login timer unless it runs already (login_timeout 0: never). */
@@ -260,8 +534,12 @@ static void handle_line(struct fg_session *s, int type, const char *line, size_t
 		else
 			fg_log(LOG_DEBUG, "client: %s", fg_log_escape(esc, sizeof(esc), line, len));
 	}
-	if (!policy_allows(s))
+	if (!policy_allows(s) || !tls_gate(s))
 		return;
+	if (is_tls_verb(c->verb)) {
+		tls_command(s);
+		return;
+	}
 
 	switch (c->verb) {
 	case FG_V_PASV: case FG_V_EPSV: case FG_V_PORT: case FG_V_EPRT:
@@ -278,16 +556,24 @@ static void handle_line(struct fg_session *s, int type, const char *line, size_t
 		/* A new login (after a completed one) gets its own deadline. */
 		login_pending(s);
 		break;
+	case FG_V_REIN:
+		/* RFC 4217 would drop TLS here, in the middle of the stream. */
+		if (s->ctls_on || s->btls_on) {
+			fg_ctrl_reply(s, 502, "REIN is not supported on a TLS session.");
+			return;
+		}
+		break;
 	default:
 		break;
-	}
-	if (is_tls_verb(c->verb)) {
-		fg_ctrl_reply(s, 502, "Command not implemented: TLS is not enabled on this gateway.");
-		return;
 	}
 	if (c->flags & FG_CMDF_TRANSFER) {
 		if (s->data != FG_DATA_READY) {
 			fg_ctrl_reply(s, 425, "Use PORT, PASV, EPRT or EPSV first.");
+			return;
+		}
+		if (s->lst->tls == FG_TLS_REQUIRED && !s->prot_p) {
+			fg_data_reset(s, true);
+			fg_ctrl_reply(s, 521, "Data connection cannot be opened with this PROT setting; use PROT P.");
 			return;
 		}
 		forward_cur(s);
@@ -375,7 +661,7 @@ static void forward_feat(struct fg_session *s)
 	const struct fg_policy *pol = &s->lst->policy;
 	/* The fixed ones, deny_commands, and policy.c's feature table (< 64). */
 	const char *remove[sizeof(fixed) / sizeof(fixed[0]) + FG_MAX_POLICY_VERBS + 64];
-	const char *add[3];
+	const char *add[6];
 	size_t n, k = 0;
 
 	for (n = 0; n < sizeof(fixed) / sizeof(fixed[0]); n++)
@@ -386,6 +672,12 @@ static void forward_feat(struct fg_session *s)
 		add[k++] = "EPRT";
 	if (fg_policy_verb_allowed(pol, "EPSV", NULL))
 		add[k++] = "EPSV";
+	if (s->lst->tls != FG_TLS_OFF) {
+		/* Ours, whatever the backend offers on its own leg. */
+		add[k++] = "AUTH TLS";
+		add[k++] = "PBSZ";
+		add[k++] = "PROT";
+	}
 	add[k] = NULL;
 	if (fg_reply_adjust_feat(fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text),
 				 remove, add, &s->c_out) < 0)
@@ -423,11 +715,13 @@ static void audit_transfer(struct fg_session *s, const char *result)
 	uint64_t ms = fg_now_ms() - s->xfer_start_ms;
 
 	fg_log_escape(path, sizeof(path), s->cur.arg.ptr, s->cur.arg.len);
-	fg_audit("transfer", "cmd=%s path=%s bytes=%llu seconds=%llu.%03llu result=%s mode=%s relay=%s",
+	fg_audit("transfer", "cmd=%s path=%s bytes=%llu seconds=%llu.%03llu result=%s mode=%s relay=%s%s%s%s%s%s%s",
 		 s->cur.name, path, (unsigned long long)s->xfer_bytes,
 		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000), result,
 		 s->mode == FG_MODE_PORT || s->mode == FG_MODE_EPRT ? "active" : "passive",
-		 s->cfg->relay_splice ? "splice" : "copy");
+		 s->tls_pump ? "tls" : s->cfg->relay_splice ? "splice" : "copy",
+		 s->cd_tls_desc[0] ? " client_tls=\"" : "", s->cd_tls_desc, s->cd_tls_desc[0] ? "\"" : "",
+		 s->bd_tls_desc[0] ? " backend_tls=\"" : "", s->bd_tls_desc, s->bd_tls_desc[0] ? "\"" : "");
 	xferlog_transfer(s, ms, result);
 	s->transfers++;
 }
@@ -505,7 +799,17 @@ static void on_reply(struct fg_session *s)
 			fg_ctrl_reply(s, 220, s->lst->banner);
 		else
 			fg_ctrl_forward_reply(s);
-		fg_ctrl_done(s);
+		/* The client's commands wait in the queue until the backend
+		 * leg is protected. */
+		if (s->lst->backend->tls == FG_TLS_EXPLICIT)
+			backend_tls_send(s, FG_BTLS_AUTH, "AUTH TLS");
+		else if (s->lst->backend->tls == FG_TLS_IMPLICIT)
+			backend_tls_send(s, FG_BTLS_PBSZ, "PBSZ 0");
+		else
+			fg_ctrl_done(s);
+		return;
+	case FG_CTRL_BACKEND_TLS:
+		backend_tls_reply(s);
 		return;
 	case FG_CTRL_DATASETUP:
 		fg_data_setup_reply(s);
@@ -660,13 +964,27 @@ static void on_backend(struct fg_io *io, short rev)
 		backend_connected(s);
 		return;
 	}
-	if (rev & POLLOUT) {
-		if (fg_buf_write_fd(&s->b_out, io->fd) < 0 && errno != EAGAIN)
+	if (s->btls_on && !s->btls.handshake_done) {
+		if (!ctl_handshake(s, false))
+			return;
+		backend_tls_ready(s);
+		/* Records may have come with the last handshake message. */
+		rev |= POLLIN | POLLOUT;
+	}
+	/* A TLS call may wait for the other event than its own direction's:
+	 * on any event, try both (a call that cannot proceed returns WANT). */
+	if (s->btls_on) {
+		rev |= POLLOUT;
+		if (!s->reply_held && fg_buf_len(&s->c_out) <= C_OUT_LOW)
+			rev |= POLLIN;
+	}
+	if ((rev & POLLOUT) && fg_buf_len(&s->b_out) > 0) {
+		if (leg_write(&s->b_out, io->fd, backend_tls(s)) < 0 && errno != EAGAIN)
 			fg_session_close(s, "backend control connection failed",
 					 "421 Service not available, backend connection lost.");
 	}
 	if (rev & (POLLIN | POLLHUP | POLLERR)) {
-		ssize_t r = fg_buf_read_fd(&s->b_in, io->fd);
+		ssize_t r = leg_read(&s->b_in, io->fd, backend_tls(s));
 		if (r == 0 || (r < 0 && errno != EAGAIN && errno != ENOBUFS)) {
 			s->backend_eof = true;
 			pull_replies(s);
@@ -682,14 +1000,28 @@ static void on_client(struct fg_io *io, short rev)
 {
 	struct fg_session *s = io->arg;
 
-	if (rev & POLLOUT) {
-		if (fg_buf_write_fd(&s->c_out, io->fd) < 0 && errno != EAGAIN)
+	if (s->ctls_on && !s->ctls.handshake_done) {
+		if (!ctl_handshake(s, true))
+			return;
+		rev |= POLLIN | POLLOUT;
+	}
+	if (s->ctls_on)
+		rev |= POLLIN | POLLOUT;
+	if ((rev & POLLOUT) && fg_buf_len(&s->c_out) > 0) {
+		if (fg_ctrl_write_client(s) < 0 && errno != EAGAIN)
 			fg_session_close(s, "client control connection failed", NULL);
+		/* The 234 is out: the client's next byte starts TLS. */
+		if (s->auth_pending && fg_buf_len(&s->c_out) == 0) {
+			start_client_tls(s);
+			return;
+		}
 		/* Room again for replies the backend already sent. */
 		pull_replies(s);
 	}
-	if (rev & (POLLIN | POLLHUP | POLLERR)) {
-		ssize_t r = fg_buf_read_fd(&s->c_in, io->fd);
+	/* While the 234 goes out, the client's bytes are its TLS handshake:
+	 * never read them as plain text. */
+	if ((rev & (POLLIN | POLLHUP | POLLERR)) && !s->auth_pending) {
+		ssize_t r = leg_read(&s->c_in, io->fd, client_tls(s));
 		if (r == 0)
 			fg_session_close(s, "client closed the control connection", NULL);
 		if (r < 0 && errno != EAGAIN && errno != ENOBUFS)
@@ -699,15 +1031,26 @@ static void on_client(struct fg_io *io, short rev)
 	}
 }
 
+/* The events a TLS leg waits for: the handshake's, or those of its last
+ * call when that must be retried (OpenSSL may need the other direction). */
+static short tls_events(const struct fg_tls *t, short ev)
+{
+	if (!t->handshake_done)
+		return t->want;
+	if (t->status == FG_TLS_WANT)
+		ev |= t->want;
+	return ev;
+}
+
 void fg_ctrl_interest(struct fg_session *s)
 {
 	short ev = 0;
 
-	if (s->ctrl != FG_CTRL_CLOSING && fg_buf_room(&s->c_in) > 0)
+	if (s->ctrl != FG_CTRL_CLOSING && !s->auth_pending && fg_buf_room(&s->c_in) > 0)
 		ev |= POLLIN;
 	if (fg_buf_len(&s->c_out) > 0)
 		ev |= POLLOUT;
-	s->cc.events = ev;
+	s->cc.events = s->ctls_on ? tls_events(&s->ctls, ev) : ev;
 
 	if (!s->bc.added)
 		return;
@@ -720,7 +1063,18 @@ void fg_ctrl_interest(struct fg_session *s)
 		ev |= POLLIN;
 	if (fg_buf_len(&s->b_out) > 0)
 		ev |= POLLOUT;
-	s->bc.events = ev;
+	s->bc.events = s->btls_on ? tls_events(&s->btls, ev) : ev;
+}
+
+void fg_ctrl_pending(struct fg_session *s)
+{
+	/* OpenSSL may hold decrypted bytes that poll() cannot see. */
+	if (s->ctls_on && s->ctls.handshake_done && fg_tls_pending(&s->ctls) && !s->auth_pending &&
+	    fg_buf_room(&s->c_in) > 0 && s->ctrl != FG_CTRL_CLOSING)
+		on_client(&s->cc, POLLIN);
+	if (s->btls_on && s->btls.handshake_done && fg_tls_pending(&s->btls) && !s->reply_held &&
+	    fg_buf_len(&s->c_out) <= C_OUT_LOW && fg_buf_room(&s->b_in) > 0 && s->ctrl != FG_CTRL_CLOSING)
+		on_backend(&s->bc, POLLIN);
 }
 
 /* The backend did not connect, greet or answer in time. */
@@ -765,6 +1119,12 @@ void fg_ctrl_attach_client(struct fg_session *s, int fd)
 	fg_timer_init(&s->t_login, "login", on_login_timeout, s);
 	fg_io_add(&s->loop, &s->cc, fd, on_client, s);
 	login_pending(s);
+	/* Implicit FTPS: TLS from the first byte; data is protected unless
+	 * the client says PROT C. */
+	if (s->lst->tls == FG_TLS_IMPLICIT) {
+		s->prot_p = true;
+		start_client_tls(s);
+	}
 	if (s->lst->policy.n_rules && fg_policy_ctx_init(&s->pctx) < 0)
 		fg_session_close(s, "out of memory", "421 Local error, closing control connection.");
 }

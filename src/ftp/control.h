@@ -44,4 +44,12 @@ void fg_ctrl_attach_client(struct fg_session *s, int fd);
 /* Compute which events each control socket waits for. */
 void fg_ctrl_interest(struct fg_session *s);
 
+/* Before each poll: read what a TLS control leg holds decrypted already
+ * (poll() cannot see it). */
+void fg_ctrl_pending(struct fg_session *s);
+
+/* Write what c_out holds to the client (through TLS when the control
+ * connection is protected).  Returns bytes written or -1 with errno. */
+ssize_t fg_ctrl_write_client(struct fg_session *s);
+
 #endif

@@ -23,10 +23,33 @@ void fg_data_set(struct fg_session *s, enum fg_data_state st)
 	s->data = st;
 }
 
+/* The TLS connection of a data socket (cd or bd), and its flag. */
+static struct fg_tls *leg_tls(struct fg_session *s, struct fg_io *io, bool **on)
+{
+	if (io == &s->cd) {
+		*on = &s->cdt_on;
+		return &s->cdt;
+	}
+	if (io == &s->bd) {
+		*on = &s->bdt_on;
+		return &s->bdt;
+	}
+	*on = NULL;
+	return NULL;
+}
+
 /* Close a data socket; with reset, make the peer see an error (RST) rather
- * than a clean end of data, so a cut transfer never looks complete. */
+ * than a clean end of data, so a cut transfer never looks complete.  Its
+ * TLS goes first: a clean end has sent close_notify already (the pump). */
 static void close_leg(struct fg_session *s, struct fg_io *io, bool reset)
 {
+	bool *on;
+	struct fg_tls *t = leg_tls(s, io, &on);
+
+	if (t && *on) {
+		fg_tls_free(t);
+		*on = false;
+	}
 	if (!io->added)
 		return;
 	if (reset) {
@@ -52,14 +75,20 @@ static void close_all(struct fg_session *s, bool reset)
 
 void fg_data_account(struct fg_session *s)
 {
+	uint64_t bytes;
+
 	if (!s->pump_started)
 		return;
-	s->xfer_bytes = s->pump.bytes;
+	bytes = s->tls_pump ? s->tpump.bytes : s->pump.bytes;
+	s->xfer_bytes = bytes;
 	if (s->xfer_upload)
-		s->bytes_up += s->pump.bytes;
+		s->bytes_up += bytes;
 	else
-		s->bytes_down += s->pump.bytes;
-	fg_pump_free(&s->pump);
+		s->bytes_down += bytes;
+	if (s->tls_pump)
+		fg_tls_pump_free(&s->tpump);
+	else
+		fg_pump_free(&s->pump);
 	s->pump_started = false;
 }
 
@@ -67,6 +96,8 @@ void fg_data_reset(struct fg_session *s, bool reset)
 {
 	close_all(s, reset);
 	s->cd_connected = s->bd_connected = s->cd_connecting = false;
+	s->cd_ready = s->bd_ready = false;
+	s->cd_tls_desc[0] = s->bd_tls_desc[0] = '\0';
 	s->mode = FG_MODE_NONE;
 	fg_data_set(s, FG_DATA_NONE);
 }
@@ -102,12 +133,26 @@ static void leg_failed(struct fg_session *s, const char *what, int err, const ch
 
 static void run_pump(struct fg_session *s)
 {
-	uint64_t before = s->pump.bytes;
-	size_t before_held = s->pump.held;
-	enum fg_pump_status st = fg_pump_run(&s->pump);
+	bool tls = s->tls_pump;
+	uint64_t before = tls ? s->tpump.bytes : s->pump.bytes;
+	size_t before_held = tls ? s->tpump.held : s->pump.held;
+	enum fg_pump_status st = tls ? fg_tls_pump_run(&s->tpump) : fg_pump_run(&s->pump);
 
-	if (s->pump.bytes != before || s->pump.held != before_held)
+	if ((tls ? s->tpump.bytes : s->pump.bytes) != before ||
+	    (tls ? s->tpump.held : s->pump.held) != before_held)
 		fg_timer_set(&s->loop, &s->t_data, (uint64_t)s->cfg->data_timeout * 1000);
+	if (tls) {
+		/* (No low-water batching: OpenSSL reads record by record.) */
+		if (st == FG_PUMP_DONE) {
+			legs_finished(s, false);
+		} else if (st == FG_PUMP_ERROR) {
+			bool client_side = (s->tpump.error_at_dst == !s->xfer_upload);
+			fg_log(LOG_NOTICE, "TLS data leg: %s", s->tpump.why ? s->tpump.why : "failed");
+			leg_failed(s, client_side ? "client data connection" : "backend data connection",
+				   s->tpump.error, "426 Connection closed; transfer aborted.");
+		}
+		return;
+	}
 	if (st == FG_PUMP_AGAIN && !s->batching && s->pump.max_read >= FG_BATCH_TRIGGER) {
 		/* A fast sender: wake up per big batch, not per segment.  Fewer,
 		 * larger splices cost much less CPU per GiB. */
@@ -129,15 +174,87 @@ static void run_pump(struct fg_session *s)
 
 static void try_start_pump(struct fg_session *s)
 {
-	if (s->data != FG_DATA_TRANSFER || !s->cd_connected || !s->bd_connected || s->pump_started)
+	int src, dst;
+	struct fg_tls *src_tls, *dst_tls;
+
+	if (s->data != FG_DATA_TRANSFER || !s->cd_ready || !s->bd_ready || s->pump_started)
 		return;
-	if (fg_pump_init(&s->pump, s->xfer_upload ? s->cd.fd : s->bd.fd,
-			 s->xfer_upload ? s->bd.fd : s->cd.fd, s->cfg->relay_splice) < 0) {
+	src = s->xfer_upload ? s->cd.fd : s->bd.fd;
+	dst = s->xfer_upload ? s->bd.fd : s->cd.fd;
+	src_tls = s->xfer_upload ? (s->cdt_on ? &s->cdt : NULL) : (s->bdt_on ? &s->bdt : NULL);
+	dst_tls = s->xfer_upload ? (s->bdt_on ? &s->bdt : NULL) : (s->cdt_on ? &s->cdt : NULL);
+	s->tls_pump = src_tls || dst_tls;
+	if (s->tls_pump ? fg_tls_pump_init(&s->tpump, src, src_tls, dst, dst_tls) < 0
+			: fg_pump_init(&s->pump, src, dst, s->cfg->relay_splice) < 0) {
 		leg_failed(s, "pipe", errno, "451 Local error in processing.");
 		return;
 	}
 	s->pump_started = true;
 	run_pump(s);
+}
+
+/* Advance the TLS handshake of a data leg; once done (and, toward the
+ * client, proven to belong to the control connection) the leg is ready. */
+static void data_handshake(struct fg_session *s, bool client)
+{
+	struct fg_tls *t = client ? &s->cdt : &s->bdt;
+	const char *leg = client ? "client" : "backend";
+	enum fg_tls_status st = fg_tls_handshake(t);
+
+	if (st == FG_TLS_WANT)
+		return;
+	if (st == FG_TLS_ERR) {
+		fg_log(LOG_WARNING, "%s data TLS handshake failed: %s", leg, t->err);
+		leg_failed(s, client ? "client data TLS handshake" : "backend data TLS handshake", EPROTO,
+			   "425 Can't open data connection: TLS negotiation failed.");
+		return;
+	}
+	if (client && s->lst->tls_require_reuse && !fg_tls_data_matches_control(t, &s->ctls)) {
+		/* A stranger who got to our passive port first, or a client
+		 * that does not resume: either way not this session's data. */
+		fg_log(LOG_WARNING, "refused client data connection: %s", t->err);
+		leg_failed(s, "client data TLS", EPERM,
+			   "425 Can't open data connection: TLS session reuse required.");
+		return;
+	}
+	(void)fg_tls_describe(t, client ? s->cd_tls_desc : s->bd_tls_desc, FG_TLS_DESCLEN);
+	if (client)
+		s->cd_ready = true;
+	else
+		s->bd_ready = true;
+	try_start_pump(s);
+}
+
+/* A data leg's TCP connection is up: start TLS on it when that side
+ * protects data (the client chose PROT P; the backend always gets PROT P
+ * when its control connection is TLS).  In both directions we keep the
+ * control connection's role: TLS server toward the client, TLS client
+ * toward the backend (RFC 4217). */
+static void leg_connected(struct fg_session *s, bool client)
+{
+	struct fg_tls *t = client ? &s->cdt : &s->bdt;
+	bool tls = client ? s->prot_p && s->ctls_on : s->btls_on;
+
+	if (!tls) {
+		if (client)
+			s->cd_ready = true;
+		else
+			s->bd_ready = true;
+		try_start_pump(s);
+		return;
+	}
+	if (fg_tls_start_data(t, client ? s->lst->tls_ctx : s->lst->backend->tls_ctx,
+			      client ? s->cd.fd : s->bd.fd, client ? &s->ctls : &s->btls) < 0) {
+		fg_log(LOG_ERR, "cannot start TLS on the %s data connection: %s", client ? "client" : "backend",
+		       t->err);
+		leg_failed(s, "data TLS", EPROTO, "425 Can't open data connection.");
+		return;
+	}
+	if (client)
+		s->cdt_on = true;
+	else
+		s->bdt_on = true;
+	data_handshake(s, client);
 }
 
 /* ---- sockets ------------------------------------------------------------- */
@@ -154,10 +271,12 @@ static void on_backend_data(struct fg_io *io, short rev)
 			return;
 		}
 		s->bd_connected = true;
-		try_start_pump(s);
+		leg_connected(s, false);
 		return;
 	}
-	if (s->pump_started)
+	if (s->bdt_on && !s->bd_ready)
+		data_handshake(s, false);
+	else if (s->pump_started)
 		run_pump(s);
 }
 
@@ -176,10 +295,12 @@ static void on_client_data(struct fg_io *io, short rev)
 		}
 		s->cd_connected = true;
 		s->cd_connecting = false;
-		try_start_pump(s);
+		leg_connected(s, true);
 		return;
 	}
-	if (s->pump_started)
+	if (s->cdt_on && !s->cd_ready)
+		data_handshake(s, true);
+	else if (s->pump_started)
 		run_pump(s);
 }
 
@@ -209,7 +330,7 @@ static void on_passive(struct fg_io *io, short rev)
 	close_leg(s, &s->plisten, false);
 	fg_io_add(&s->loop, &s->cd, fd, on_client_data, s);
 	s->cd_connected = true;
-	try_start_pump(s);
+	leg_connected(s, true);
 }
 
 /* t_flush: move what waits below the low-water mark, then tick again. */
@@ -475,6 +596,7 @@ void fg_data_setup_reply(struct fg_session *s)
 void fg_data_transfer_begin(struct fg_session *s, bool upload)
 {
 	s->xfer_upload = upload;
+	s->tls_pump = false;
 	s->xfer_start_ms = fg_now_ms();
 	s->xfer_bytes = 0;
 	s->xfer_failed = false;
@@ -525,13 +647,13 @@ void fg_data_interest(struct fg_session *s)
 	if (s->plisten.added)
 		s->plisten.events = POLLIN;
 	if (s->bd.added)
-		s->bd.events = s->bd_connected ? 0 : POLLOUT;
+		s->bd.events = !s->bd_connected ? POLLOUT : s->bdt_on && !s->bd_ready ? s->bdt.want : 0;
 	if (s->cd.added)
-		s->cd.events = s->cd_connected ? 0 : POLLOUT;
+		s->cd.events = !s->cd_connected ? POLLOUT : s->cdt_on && !s->cd_ready ? s->cdt.want : 0;
 	if (!s->pump_started)
 		return;
 	src = s->xfer_upload ? &s->cd : &s->bd;
 	dst = s->xfer_upload ? &s->bd : &s->cd;
-	src->events |= s->pump.want_src;
-	dst->events |= s->pump.want_dst;
+	src->events |= s->tls_pump ? s->tpump.want_src : s->pump.want_src;
+	dst->events |= s->tls_pump ? s->tpump.want_dst : s->pump.want_dst;
 }

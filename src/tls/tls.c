@@ -39,6 +39,8 @@ static int add_queue(char *out, size_t len, bool *eof)
 	unsigned long e, prev = 0;
 	int n = 0;
 
+	const char *last = NULL;
+
 	while ((e = ERR_get_error()) != 0) {
 		const char *r = ERR_reason_error_string(e);
 		char code[128];
@@ -49,10 +51,18 @@ static int add_queue(char *out, size_t len, bool *eof)
 		if (e == prev)
 			continue;
 		prev = e;
-		if (!r) {
+		if (ERR_SYSTEM_ERROR(e)) {
+			/* A failed fopen() and the like: say it as errno would. */
+			r = strerror(ERR_GET_REASON(e));
+		} else if (!r) {
 			ERR_error_string_n(e, code, sizeof(code));
 			r = code;
 		}
+		/* OpenSSL stacks the same reason per layer ("system lib"). */
+		if ((last && strcmp(last, r) == 0) || strcmp(r, "system lib") == 0)
+			continue;
+		if (r != code)
+			last = r;
 		addf(out, len, ": %s", r);
 		n++;
 	}

@@ -65,8 +65,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <openssl/ssl.h>
+#include "config.h"
 #include "relay.h"
 
 /* Longest error text of a connection (t->err), including the NUL. */
@@ -132,6 +134,16 @@ SSL_CTX *fg_tls_client_ctx_new(const struct fg_tls_client_opts *o, char *err, si
  * secrecy per session; nothing a stranger got from another session
  * decrypts here).  Returns 0, or -1. */
 int fg_tls_ctx_child_init(SSL_CTX *ctx);
+
+/* Build the context of every listener and backend with tls != off from
+ * its tls_* keys (tls_config.c); in the master, at start, for -t and on
+ * reload, so key and CA files are read there and never by a session.
+ * Each failure is written to errs as "FILE:LINE: listener 'NAME': why".
+ * Returns the number of errors (0: all built; else none is kept). */
+int fg_tls_config_build(struct fg_config *cfg, FILE *errs);
+
+/* Free the contexts fg_tls_config_build() made (safe on any config). */
+void fg_tls_config_free(struct fg_config *cfg);
 
 /* "TLSv1.2" / "TLSv1.3" (as in OpenSSL's MinProtocol) -> TLS1_2_VERSION /
  * TLS1_3_VERSION; anything else -> -1. */
