@@ -97,7 +97,6 @@ void fg_data_reset(struct fg_session *s, bool reset)
 	close_all(s, reset);
 	s->cd_connected = s->bd_connected = s->cd_connecting = false;
 	s->cd_ready = s->bd_ready = false;
-	s->cd_tls_desc[0] = s->bd_tls_desc[0] = '\0';
 	s->mode = FG_MODE_NONE;
 	fg_data_set(s, FG_DATA_NONE);
 }
@@ -473,6 +472,7 @@ void fg_data_setup_cmd(struct fg_session *s)
 	}
 	/* A new setup replaces any earlier one. */
 	fg_data_reset(s, true);
+	s->cd_tls_desc[0] = s->bd_tls_desc[0] = '\0';
 	s->xfer_failed = false;
 	s->xfer_fail_why = NULL;
 	s->setup_verb = c->verb;

@@ -1210,6 +1210,59 @@ START_TEST(ktls_optional)
 }
 END_TEST
 
+/* fg_tls_config_build(): a context per TLS listener and backend, none for
+ * plain ones; a file that cannot be read is a FILE:LINE error and leaves
+ * no context behind. */
+START_TEST(config_build)
+{
+	static struct fg_config cfg;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *errs;
+
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.path, sizeof(cfg.path), "t.conf");
+	cfg.n_listeners = 2;
+	snprintf(cfg.listeners[0].name, sizeof(cfg.listeners[0].name), "ftps");
+	cfg.listeners[0].line = 3;
+	cfg.listeners[0].tls = FG_TLS_REQUIRED;
+	snprintf(cfg.listeners[0].tls_cert, sizeof(cfg.listeners[0].tls_cert), "%s", path_srv_cert);
+	snprintf(cfg.listeners[0].tls_key, sizeof(cfg.listeners[0].tls_key), "%s", path_srv_key);
+	snprintf(cfg.listeners[1].name, sizeof(cfg.listeners[1].name), "plain");
+	cfg.n_backends = 1;
+	snprintf(cfg.backends[0].name, sizeof(cfg.backends[0].name), "in");
+	cfg.backends[0].line = 9;
+	cfg.backends[0].tls = FG_TLS_EXPLICIT;
+	cfg.backends[0].tls_verify = true;
+	snprintf(cfg.backends[0].tls_ca, sizeof(cfg.backends[0].tls_ca), "%s", path_ca);
+
+	errs = open_memstream(&text, &len);
+	ck_assert_int_eq(fg_tls_config_build(&cfg, errs), 0);
+	fclose(errs);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_ptr_nonnull(cfg.listeners[0].tls_ctx);
+	ck_assert_ptr_null(cfg.listeners[1].tls_ctx);
+	ck_assert_ptr_nonnull(cfg.backends[0].tls_ctx);
+	fg_tls_config_free(&cfg);
+	ck_assert_ptr_null(cfg.listeners[0].tls_ctx);
+	ck_assert_ptr_null(cfg.backends[0].tls_ctx);
+	free(text);
+
+	/* A missing CA file on the backend: its error, and nothing kept. */
+	in_dir(cfg.backends[0].tls_ca, sizeof(cfg.backends[0].tls_ca), "missing-ca.pem");
+	text = NULL;
+	errs = open_memstream(&text, &len);
+	ck_assert_int_eq(fg_tls_config_build(&cfg, errs), 1);
+	fclose(errs);
+	ck_assert_msg(strncmp(text, "t.conf:9: backend 'in': ", 24) == 0 && contains(text, "missing-ca.pem") &&
+			      contains(text, "No such file or directory"),
+		      "%s", text);
+	ck_assert_ptr_null(cfg.listeners[0].tls_ctx);
+	ck_assert_ptr_null(cfg.backends[0].tls_ctx);
+	free(text);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -1229,6 +1282,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(t, adopt_data_ticket);
 	tcase_add_loop_test(t, pump, 0, (int)(sizeof(pump_cases) / sizeof(pump_cases[0])));
 	tcase_add_test(t, ktls_optional);
+	tcase_add_test(t, config_build);
 	suite_add_tcase(s, t);
 	return s;
 }
