@@ -789,8 +789,9 @@ START_TEST(t_file)
 }
 END_TEST
 
-/* The shipped example file is accepted. */
-START_TEST(t_example)
+/* Load the shipped example etc/NAME (below $top_srcdir) into cfg and
+ * check that it has no error. */
+static void load_example(const char *name)
 {
 	const char *top = getenv("top_srcdir");
 	char path[1024], *out = NULL;
@@ -798,15 +799,38 @@ START_TEST(t_example)
 	FILE *errs = open_memstream(&out, &size);
 	int n;
 
-	snprintf(path, sizeof(path), "%s/etc/ftpgate.conf", top ? top : ".");
+	ck_assert_ptr_nonnull(errs);
+	snprintf(path, sizeof(path), "%s/etc/%s", top ? top : ".", name);
 	n = fg_config_load(&cfg, path, errs);
 	fclose(errs);
 	ck_assert_str_eq(out, "");
 	ck_assert_int_eq(n, 0);
+	free(out);
+}
+
+/* The shipped example file is accepted. */
+START_TEST(t_example)
+{
+	load_example("ftpgate.conf");
 	ck_assert_uint_eq(cfg.n_listeners, 1);
 	ck_assert_uint_eq(cfg.listeners[0].n_addrs, 2);
 	ck_assert_ptr_eq(cfg.listeners[0].backend, &cfg.backends[0]);
-	free(out);
+}
+END_TEST
+
+/* The shipped FTPS example is accepted (the loader does not read the
+ * certificate files it names; ftpgate -t does, so it is not run on it). */
+START_TEST(t_example_ftps)
+{
+	load_example("ftpgate-ftps.conf");
+	ck_assert_uint_eq(cfg.n_listeners, 2);
+	ck_assert_int_eq(cfg.listeners[0].tls, FG_TLS_IMPLICIT);
+	ck_assert_int_eq(cfg.listeners[1].tls, FG_TLS_REQUIRED);
+	ck_assert(cfg.listeners[0].tls_require_reuse);
+	ck_assert_int_eq(cfg.backends[0].tls, FG_TLS_EXPLICIT);
+	ck_assert(cfg.backends[0].tls_verify);
+	ck_assert_str_eq(cfg.backends[0].tls_server_name, "ftp.internal.example");
+	ck_assert_str_ne(cfg.backends[0].tls_ca, "");
 }
 END_TEST
 
@@ -850,6 +874,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, t_long_line);
 	tcase_add_test(tc, t_file);
 	tcase_add_test(tc, t_example);
+	tcase_add_test(tc, t_example_ftps);
 	tcase_add_test(tc, t_no_resolve);
 	suite_add_tcase(s, tc);
 	return s;
