@@ -29,7 +29,8 @@
 
 bool fg_config_no_resolve = false;
 
-/* Keys per section kind; enough for key_line[] below. */
+/* Keys per section kind: the size of the key_line arrays of struct parse
+ * (checked against the key tables below at compile time). */
 #define MAX_KEYS 32
 
 enum sec_kind {
@@ -160,6 +161,11 @@ static void listener_defaults(struct fg_listener *l)
 	l->passive_lo = 50000;
 	l->passive_hi = 50999;
 	l->tls = FG_TLS_OFF;
+	l->tls_client_cert = FG_CERT_OFF;
+	l->tls_min_version = 0;          /* TLS 1.2 */
+	l->tls_max_version = 0;          /* the highest */
+	l->tls_require_reuse = true;
+	l->tls_ctx = NULL;               /* built by the master, not here */
 }
 
 /* Defaults of a new [backend]. */
@@ -168,6 +174,9 @@ static void backend_defaults(struct fg_backend *b)
 	memset(b, 0, sizeof(*b));
 	b->tls = FG_TLS_OFF;
 	b->tls_verify = true;
+	b->tls_min_version = 0;
+	b->tls_max_version = 0;
+	b->tls_ctx = NULL;
 }
 
 /* A section header "[...]" at the current line; hdr is the text between
@@ -517,12 +526,19 @@ static void set_relay(struct parse *ps, const char *key, const char *v)
 		err(ps, ps->lineno, "bad value '%s' for %s (copy|splice)", esc(e1, sizeof(e1), v), key);
 }
 
-/* A yes/no key; which field follows from the section and key. */
+/* A yes/no key: [global] debug, [listener] tls_require_reuse, [backend]
+ * tls_verify (each name belongs to one section). */
 static void set_bool(struct parse *ps, const char *key, const char *v)
 {
-	bool *field = ps->kind == SEC_BACKEND ? &ps->cfg->backends[ps->idx].tls_verify
-					      : &ps->cfg->debug;
+	bool *field;
 	char e1[96];
+
+	if (strcmp(key, "tls_verify") == 0)
+		field = &ps->cfg->backends[ps->idx].tls_verify;
+	else if (strcmp(key, "tls_require_reuse") == 0)
+		field = &ps->cfg->listeners[ps->idx].tls_require_reuse;
+	else
+		field = &ps->cfg->debug;
 
 	if (parse_bool(v, field) < 0)
 		err(ps, ps->lineno, "bad value '%s' for %s (yes|no)", esc(e1, sizeof(e1), v), key);
@@ -698,16 +714,183 @@ static void set_tls(struct parse *ps, const char *key, const char *v)
 		ps->cfg->listeners[ps->idx].tls = m;
 }
 
-/* [listener] tls_cert. */
-static void set_tls_cert(struct parse *ps, const char *key, const char *v)
+/* ---- the other tls_* keys --------------------------------------------- *
+ * [listener] and [backend] share most of them (a listener is the TLS
+ * server toward clients, a backend the TLS client toward servers).  Only
+ * the form of a value is checked here: the master reads the files and
+ * hands the lists to OpenSSL when it builds the contexts (tls/), at start,
+ * on SIGHUP and with -t. */
+
+/* The TLS fields that [listener] and [backend] both have, of the current
+ * section. */
+struct tls_fields {
+	char *cert, *key, *ca;          /* FG_MAX_PATH each */
+	char *ciphers, *ciphersuites;   /* FG_MAX_CIPHERS each */
+	int *min_version, *max_version;
+};
+
+/* The shared TLS fields of the current [listener] or [backend]. */
+static struct tls_fields tls_fields(struct parse *ps)
 {
-	set_path(ps, key, v, ps->cfg->listeners[ps->idx].tls_cert);
+	struct fg_listener *l;
+	struct fg_backend *b;
+
+	if (ps->kind == SEC_BACKEND) {
+		b = &ps->cfg->backends[ps->idx];
+		return (struct tls_fields){ b->tls_cert, b->tls_key, b->tls_ca, b->tls_ciphers,
+					    b->tls_ciphersuites, &b->tls_min_version,
+					    &b->tls_max_version };
+	}
+	l = &ps->cfg->listeners[ps->idx];
+	return (struct tls_fields){ l->tls_cert, l->tls_key, l->tls_ca, l->tls_ciphers,
+				    l->tls_ciphersuites, &l->tls_min_version,
+				    &l->tls_max_version };
 }
 
-/* [listener] tls_key. */
-static void set_tls_key(struct parse *ps, const char *key, const char *v)
+/* tls_cert, tls_key, tls_ca: PEM files. */
+static void set_tls_path(struct parse *ps, const char *key, const char *v)
 {
-	set_path(ps, key, v, ps->cfg->listeners[ps->idx].tls_key);
+	struct tls_fields f = tls_fields(ps);
+
+	if (strcmp(key, "tls_cert") == 0)
+		set_path(ps, key, v, f.cert);
+	else if (strcmp(key, "tls_key") == 0)
+		set_path(ps, key, v, f.key);
+	else
+		set_path(ps, key, v, f.ca);
+}
+
+/* tls_ciphers (OpenSSL cipher list, TLS <= 1.2) and tls_ciphersuites
+ * (TLS 1.3): non-empty printable ASCII without blanks.  Whether OpenSSL
+ * knows the names is found out when the context is built. */
+static void set_tls_ciphers(struct parse *ps, const char *key, const char *v)
+{
+	struct tls_fields f = tls_fields(ps);
+	char *out = strcmp(key, "tls_ciphers") == 0 ? f.ciphers : f.ciphersuites;
+	const char *s;
+
+	if (!*v) {
+		err(ps, ps->lineno, "%s: empty list (leave the key out for the default)", key);
+		return;
+	}
+	if (strlen(v) >= FG_MAX_CIPHERS) {
+		err(ps, ps->lineno, "%s: too long (max %d bytes)", key, FG_MAX_CIPHERS - 1);
+		return;
+	}
+	for (s = v; *s; s++) {
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f) {
+			err(ps, ps->lineno, "%s: want printable ASCII without blanks (separate names with ':')",
+			    key);
+			return;
+		}
+	}
+	snprintf(out, FG_MAX_CIPHERS, "%s", v);
+}
+
+/* Name of a protocol version as OpenSSL's MinProtocol writes it. */
+static const char *tls_version_name(int v)
+{
+	return v == FG_TLS_V13 ? "TLSv1.3" : "TLSv1.2";
+}
+
+/* tls_min_version, tls_max_version = TLSv1.2 | TLSv1.3 (case-sensitive,
+ * as OpenSSL's MinProtocol).  Older versions are named in the error so
+ * that a config copied from elsewhere gets a clear answer. */
+static void set_tls_version(struct parse *ps, const char *key, const char *v)
+{
+	static const char *const old[] = { "SSLv2", "SSLv3", "TLSv1", "TLSv1.0", "TLSv1.1" };
+	struct tls_fields f = tls_fields(ps);
+	int *field = strcmp(key, "tls_min_version") == 0 ? f.min_version : f.max_version;
+	char e1[96];
+	size_t i;
+
+	if (strcmp(v, tls_version_name(FG_TLS_V12)) == 0) {
+		*field = FG_TLS_V12;
+		return;
+	}
+	if (strcmp(v, tls_version_name(FG_TLS_V13)) == 0) {
+		*field = FG_TLS_V13;
+		return;
+	}
+	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+		if (strcmp(v, old[i]) == 0) {
+			err(ps, ps->lineno, "bad value '%s' for %s (TLS 1.2 is the minimum)", old[i],
+			    key);
+			return;
+		}
+	}
+	err(ps, ps->lineno, "bad value '%s' for %s (TLSv1.2|TLSv1.3)", esc(e1, sizeof(e1), v), key);
+}
+
+/* [listener] tls_client_cert = off | optional | required (tls_ca is
+ * checked in check_whole()). */
+static void set_tls_client_cert(struct parse *ps, const char *key, const char *v)
+{
+	static const char *const names[] = { "off", "optional", "required" };
+	static const enum fg_cert_mode modes[] = { FG_CERT_OFF, FG_CERT_OPTIONAL, FG_CERT_REQUIRED };
+	char e1[96];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(v, names[i]) == 0) {
+			ps->cfg->listeners[ps->idx].tls_client_cert = modes[i];
+			return;
+		}
+	}
+	err(ps, ps->lineno, "bad value '%s' for %s (off|optional|required)", esc(e1, sizeof(e1), v),
+	    key);
+}
+
+/* True when s (len bytes) is a DNS host name: labels of 1-63 letters,
+ * digits and '-' separated by single dots, 253 bytes at most, no trailing
+ * dot.  The last label must not be all digits, so that a mistyped IPv4
+ * address (10.0.0.256) is not taken for a name. */
+static bool valid_host_name(const char *s, size_t len)
+{
+	size_t i, label = 0;
+	bool digits = true;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			digits = true;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-'))
+			return false;
+		if (++label > 63)
+			return false;
+		if (c < '0' || c > '9')
+			digits = false;
+	}
+	return label > 0 && !digits;
+}
+
+/* [backend] tls_server_name: a DNS host name (also sent as SNI) or a
+ * numeric IPv4/IPv6 address (without brackets), kept as written. */
+static void set_tls_server_name(struct parse *ps, const char *key, const char *v)
+{
+	struct fg_backend *b = &ps->cfg->backends[ps->idx];
+	struct fg_sockaddr a;
+	char e1[96];
+
+	if (!*v) {
+		err(ps, ps->lineno, "%s: empty (leave the key out to check the server's address)", key);
+		return;
+	}
+	if (fg_net_parse_host(v, &a) < 0 && !valid_host_name(v, strlen(v))) {
+		err(ps, ps->lineno, "%s: '%s' is not a host name (letters, digits, '-', labels of 1-63 "
+		    "separated by '.', at most 253 bytes) or a numeric address", key,
+		    esc(e1, sizeof(e1), v));
+		return;
+	}
+	snprintf(b->tls_server_name, sizeof(b->tls_server_name), "%s", v);
 }
 
 /* [listener] banner: one line of printable text (empty: the backend's). */
@@ -735,12 +918,6 @@ static void set_servers(struct parse *ps, const char *key, const char *v)
 	struct fg_backend *b = &ps->cfg->backends[ps->idx];
 
 	set_addr_list(ps, key, v, b->servers, &b->n_servers, true);
-}
-
-/* [backend] tls_ca. */
-static void set_tls_ca(struct parse *ps, const char *key, const char *v)
-{
-	set_path(ps, key, v, ps->cfg->backends[ps->idx].tls_ca);
 }
 
 /* [global] / [listener] login_timeout and max_login_attempts: 0 turns
@@ -902,8 +1079,15 @@ static const struct key listener_keys[] = {
 	{ "passive_ports", set_passive_ports },
 	{ "passive_address", set_passive_address },
 	{ "tls", set_tls },
-	{ "tls_cert", set_tls_cert },
-	{ "tls_key", set_tls_key },
+	{ "tls_cert", set_tls_path },
+	{ "tls_key", set_tls_path },
+	{ "tls_ca", set_tls_path },
+	{ "tls_client_cert", set_tls_client_cert },
+	{ "tls_ciphers", set_tls_ciphers },
+	{ "tls_ciphersuites", set_tls_ciphers },
+	{ "tls_min_version", set_tls_version },
+	{ "tls_max_version", set_tls_version },
+	{ "tls_require_reuse", set_bool },
 	{ "banner", set_banner },
 	/* command policy and login limits */
 	{ "allow_commands", set_policy },
@@ -918,9 +1102,21 @@ static const struct key backend_keys[] = {
 	{ "servers", set_servers },
 	{ "tls", set_tls },
 	{ "tls_verify", set_bool },
-	{ "tls_ca", set_tls_ca },
+	{ "tls_ca", set_tls_path },
+	{ "tls_cert", set_tls_path },
+	{ "tls_key", set_tls_path },
+	{ "tls_server_name", set_tls_server_name },
+	{ "tls_ciphers", set_tls_ciphers },
+	{ "tls_ciphersuites", set_tls_ciphers },
+	{ "tls_min_version", set_tls_version },
+	{ "tls_max_version", set_tls_version },
 	{ NULL, NULL },
 };
+
+/* Every table, without its NULL end, must fit the key_line arrays. */
+#define KEYS_FIT(tab) (sizeof(tab) / sizeof((tab)[0]) - 1 <= MAX_KEYS)
+_Static_assert(KEYS_FIT(global_keys) && KEYS_FIT(listener_keys) && KEYS_FIT(backend_keys),
+	       "raise MAX_KEYS");
 
 /* Index of key in a table, or -1. */
 static int key_index(const struct key *tab, const char *key)
@@ -991,6 +1187,23 @@ static int listener_key_line(const struct parse *ps, unsigned li, const char *ke
 	return ps->listener_keys[li][key_index(listener_keys, key)];
 }
 
+/* The line where a key was set in a backend (0: not set). */
+static int backend_key_line(const struct parse *ps, unsigned bi, const char *key)
+{
+	return ps->backend_keys[bi][key_index(backend_keys, key)];
+}
+
+/* tls_min_version must not exceed tls_max_version (both set; 0 is the
+ * default, TLS 1.2 up to the highest, which fits any one value).  what is
+ * "listener 'NAME'" or "backend 'NAME'"; the error is at the
+ * tls_min_version line. */
+static void check_tls_versions(struct parse *ps, const char *what, int min, int max, int line)
+{
+	if (min && max && min > max)
+		err(ps, line, "%s: tls_min_version (%s) must not exceed tls_max_version (%s)", what,
+		    tls_version_name(min), tls_version_name(max));
+}
+
 /* Checks that need the whole file: required keys, references between
  * sections, combinations of keys.  Resolves listener->backend. */
 static void check_whole(struct parse *ps)
@@ -1010,6 +1223,8 @@ static void check_whole(struct parse *ps)
 		struct fg_listener *l = &cfg->listeners[i];
 		int bl = listener_key_line(ps, i, "backend");
 		int tl = listener_key_line(ps, i, "tls");
+		int ccl = listener_key_line(ps, i, "tls_client_cert");
+		char what[FG_MAX_NAME + 16];
 
 		if (!listener_key_line(ps, i, "listen"))
 			err(ps, l->line, "listener '%s': listen is required", l->name);
@@ -1032,11 +1247,31 @@ static void check_whole(struct parse *ps)
 					     !listener_key_line(ps, i, "tls_key")))
 			err(ps, tl ? tl : l->line, "listener '%s': tls needs tls_cert and tls_key",
 			    l->name);
+		/* Checked whatever tls is: a client certificate mode without
+		 * CAs is wrong even while TLS is off. */
+		if (l->tls_client_cert != FG_CERT_OFF && !listener_key_line(ps, i, "tls_ca"))
+			err(ps, ccl, "listener '%s': tls_client_cert = %s needs tls_ca", l->name,
+			    l->tls_client_cert == FG_CERT_REQUIRED ? "required" : "optional");
+		snprintf(what, sizeof(what), "listener '%s'", l->name);
+		check_tls_versions(ps, what, l->tls_min_version, l->tls_max_version,
+				   listener_key_line(ps, i, "tls_min_version"));
 	}
 	for (j = 0; j < cfg->n_backends; j++) {
 		struct fg_backend *b = &cfg->backends[j];
-		if (!ps->backend_keys[j][key_index(backend_keys, "servers")])
+		int cl = backend_key_line(ps, j, "tls_cert"), kl = backend_key_line(ps, j, "tls_key");
+		char what[FG_MAX_NAME + 16];
+
+		if (!backend_key_line(ps, j, "servers"))
 			err(ps, b->line, "backend '%s': servers is required", b->name);
+		/* A client certificate needs both files; one that is set but
+		 * bad has its own error. */
+		if (cl && !kl)
+			err(ps, cl, "backend '%s': tls_cert needs tls_key", b->name);
+		if (kl && !cl)
+			err(ps, kl, "backend '%s': tls_key needs tls_cert", b->name);
+		snprintf(what, sizeof(what), "backend '%s'", b->name);
+		check_tls_versions(ps, what, b->tls_min_version, b->tls_max_version,
+				   backend_key_line(ps, j, "tls_min_version"));
 	}
 }
 

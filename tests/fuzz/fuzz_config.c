@@ -13,6 +13,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Large: keep it off the stack. */
 static struct fg_config cfg;
 
+/* A protocol version field: 0 (the default) or TLS 1.2 / 1.3, and
+ * min <= max when both are set. */
+static int bad_versions(int min, int max)
+{
+	if ((min && min != FG_TLS_V12 && min != FG_TLS_V13) ||
+	    (max && max != FG_TLS_V12 && max != FG_TLS_V13))
+		return 1;
+	return min && max && min > max;
+}
+
 /* One input: load it, and check that a configuration without errors is
  * complete (every invariant the rest of ftpgate relies on). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -42,11 +52,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (l->tls != FG_TLS_OFF && (!l->tls_cert[0] || !l->tls_key[0]))
 				abort();
+			if ((l->tls_client_cert != FG_CERT_OFF && !l->tls_ca[0]) ||
+			    bad_versions(l->tls_min_version, l->tls_max_version) || l->tls_ctx)
+				abort();
 		}
 		for (i = 0; i < cfg.n_backends; i++) {
 			const struct fg_backend *b = &cfg.backends[i];
 			if (b->n_servers == 0 || b->n_servers > FG_MAX_ADDRS ||
 			    b->tls == FG_TLS_REQUIRED)
+				abort();
+			if (!b->tls_cert[0] != !b->tls_key[0] ||
+			    bad_versions(b->tls_min_version, b->tls_max_version) || b->tls_ctx)
 				abort();
 		}
 	}

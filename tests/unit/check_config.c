@@ -156,6 +156,97 @@ static const struct bad_case bad[] = {
 	{ "tls without key",
 	  OK_LISTENER "tls_cert = /c.pem\ntls = implicit\n" OK_BACKEND, 1,
 	  "t.conf:5: listener 'pub': tls needs tls_cert and tls_key\n" },
+	/* TLS keys beyond tls/tls_cert/tls_key */
+	{ "tls_client_cert bad value",
+	  OK_LISTENER "tls_client_cert = yes\n" OK_BACKEND, 1,
+	  "t.conf:4: bad value 'yes' for tls_client_cert (off|optional|required)\n" },
+	{ "tls_client_cert is case-sensitive",
+	  OK_LISTENER "tls_client_cert = Required\ntls_ca = /ca.pem\n" OK_BACKEND, 1,
+	  "t.conf:4: bad value 'Required' for tls_client_cert (off|optional|required)\n" },
+	{ "tls_client_cert optional without tls_ca",
+	  OK_LISTENER "tls = explicit\ntls_cert = /c.pem\ntls_key = /k.pem\ntls_client_cert = optional\n"
+	  OK_BACKEND, 1,
+	  "t.conf:7: listener 'pub': tls_client_cert = optional needs tls_ca\n" },
+	{ "tls_client_cert required without tls_ca, tls off",
+	  OK_LISTENER "tls_client_cert = required\n" OK_BACKEND, 1,
+	  "t.conf:4: listener 'pub': tls_client_cert = required needs tls_ca\n" },
+	{ "tls_client_cert with a bad tls_ca: one error",
+	  OK_LISTENER "tls_client_cert = required\ntls_ca =\n" OK_BACKEND, 1,
+	  "t.conf:5: tls_ca: empty path\n" },
+	{ "tls_ca with a control character",
+	  OK_LISTENER "tls_ca = /etc/ca\x01.pem\n" OK_BACKEND, 1,
+	  "t.conf:4: tls_ca: control character in path\n" },
+	{ "tls_ca on a listener is not tls_ca of the backend",
+	  OK_LISTENER "tls_ca = /a.pem\n" OK_BACKEND "tls_ca = /b.pem\ntls_ca = /c.pem\n", 1,
+	  "t.conf:8: duplicate key 'tls_ca' in [backend in] (first at line 7)\n" },
+	{ "cipher lists: empty, blank, control, non-ASCII",
+	  OK_LISTENER "tls_ciphers =\ntls_ciphersuites = TLS_AES_128_GCM_SHA256 TLS_AES_256_GCM_SHA384\n"
+	  OK_BACKEND "tls_ciphers = ECDHE\tAESGCM\ntls_ciphersuites = TLS_\xc3\xa9\n", 4,
+	  "t.conf:4: tls_ciphers: empty list (leave the key out for the default)\n"
+	  "t.conf:5: tls_ciphersuites: want printable ASCII without blanks (separate names with ':')\n"
+	  "t.conf:8: tls_ciphers: want printable ASCII without blanks (separate names with ':')\n"
+	  "t.conf:9: tls_ciphersuites: want printable ASCII without blanks (separate names with ':')\n" },
+	{ "versions below TLS 1.2",
+	  OK_LISTENER "tls_min_version = TLSv1.1\ntls_max_version = TLSv1\n"
+	  OK_BACKEND "tls_min_version = SSLv3\ntls_max_version = TLSv1.0\n", 4,
+	  "t.conf:4: bad value 'TLSv1.1' for tls_min_version (TLS 1.2 is the minimum)\n"
+	  "t.conf:5: bad value 'TLSv1' for tls_max_version (TLS 1.2 is the minimum)\n"
+	  "t.conf:8: bad value 'SSLv3' for tls_min_version (TLS 1.2 is the minimum)\n"
+	  "t.conf:9: bad value 'TLSv1.0' for tls_max_version (TLS 1.2 is the minimum)\n" },
+	{ "versions are spelled as OpenSSL's MinProtocol",
+	  OK_LISTENER "tls_min_version = tlsv1.2\ntls_max_version = 1.3\n"
+	  OK_BACKEND "tls_min_version = TLSv1.4\ntls_max_version = TLS1.3\n", 4,
+	  "t.conf:4: bad value 'tlsv1.2' for tls_min_version (TLSv1.2|TLSv1.3)\n"
+	  "t.conf:5: bad value '1.3' for tls_max_version (TLSv1.2|TLSv1.3)\n"
+	  "t.conf:8: bad value 'TLSv1.4' for tls_min_version (TLSv1.2|TLSv1.3)\n"
+	  "t.conf:9: bad value 'TLS1.3' for tls_max_version (TLSv1.2|TLSv1.3)\n" },
+	{ "listener min above max",
+	  OK_LISTENER "tls_max_version = TLSv1.2\ntls_min_version = TLSv1.3\n" OK_BACKEND, 1,
+	  "t.conf:5: listener 'pub': tls_min_version (TLSv1.3) must not exceed tls_max_version (TLSv1.2)\n" },
+	{ "backend min above max",
+	  OK_LISTENER OK_BACKEND "tls_min_version = TLSv1.3\ntls_max_version = TLSv1.2\n", 1,
+	  "t.conf:6: backend 'in': tls_min_version (TLSv1.3) must not exceed tls_max_version (TLSv1.2)\n" },
+	{ "tls_require_reuse",
+	  OK_LISTENER "tls_require_reuse = sometimes\n" OK_BACKEND, 1,
+	  "t.conf:4: bad value 'sometimes' for tls_require_reuse (yes|no)\n" },
+	{ "backend tls_cert without tls_key",
+	  OK_LISTENER OK_BACKEND "tls = explicit\ntls_cert = /c.pem\n", 1,
+	  "t.conf:7: backend 'in': tls_cert needs tls_key\n" },
+	{ "backend tls_key without tls_cert, tls off",
+	  OK_LISTENER OK_BACKEND "tls_key = /k.pem\n", 1,
+	  "t.conf:6: backend 'in': tls_key needs tls_cert\n" },
+	{ "backend tls_cert bad, tls_key set: one error",
+	  OK_LISTENER OK_BACKEND "tls_cert =\ntls_key = /k.pem\n", 1,
+	  "t.conf:6: tls_cert: empty path\n" },
+	{ "tls_server_name not a host name",
+	  OK_LISTENER "[backend in]\nservers = 10.0.0.5\ntls_server_name = ftp_1.example.com\n", 1,
+	  "t.conf:6: tls_server_name: 'ftp_1.example.com' is not a host name (letters, digits, '-', "
+	  "labels of 1-63 separated by '.', at most 253 bytes) or a numeric address\n" },
+	{ "tls_server_name forms",
+	  OK_LISTENER OK_BACKEND "tls_server_name = ftp.example.com.\n"
+	  "[backend b]\nservers = 10.0.0.6\ntls_server_name = a..example\n"
+	  "[backend c]\nservers = 10.0.0.6\ntls_server_name = 10.0.0.256\n"
+	  "[backend d]\nservers = 10.0.0.6\ntls_server_name = [::1]\n"
+	  "[backend e]\nservers = 10.0.0.6\ntls_server_name =\n"
+	  "[backend f]\nservers = 10.0.0.6\ntls_server_name = ftp.example.com:21\n", 6,
+	  "t.conf:6: tls_server_name: 'ftp.example.com.' is not a host name (letters, digits, '-', "
+	  "labels of 1-63 separated by '.', at most 253 bytes) or a numeric address\n"
+	  "t.conf:9: tls_server_name: 'a..example' is not a host name (letters, digits, '-', "
+	  "labels of 1-63 separated by '.', at most 253 bytes) or a numeric address\n"
+	  "t.conf:12: tls_server_name: '10.0.0.256' is not a host name (letters, digits, '-', "
+	  "labels of 1-63 separated by '.', at most 253 bytes) or a numeric address\n"
+	  "t.conf:15: tls_server_name: '[::1]' is not a host name (letters, digits, '-', "
+	  "labels of 1-63 separated by '.', at most 253 bytes) or a numeric address\n"
+	  "t.conf:18: tls_server_name: empty (leave the key out to check the server's address)\n"
+	  "t.conf:21: tls_server_name: 'ftp.example.com:21' is not a host name (letters, digits, '-', "
+	  "labels of 1-63 separated by '.', at most 253 bytes) or a numeric address\n" },
+	{ "keys of the other section",
+	  OK_LISTENER "tls_server_name = a.example\ntls_verify = yes\n"
+	  OK_BACKEND "tls_client_cert = off\ntls_require_reuse = yes\n", 4,
+	  "t.conf:4: unknown key 'tls_server_name' in [listener pub]\n"
+	  "t.conf:5: unknown key 'tls_verify' in [listener pub]\n"
+	  "t.conf:8: unknown key 'tls_client_cert' in [backend in]\n"
+	  "t.conf:9: unknown key 'tls_require_reuse' in [backend in]\n" },
 	{ "backend bad port",
 	  OK_LISTENER "[backend in]\nservers = 10.0.0.5:99999\n", 1,
 	  "t.conf:5: servers: bad port (1-65535) in '10.0.0.5:99999'\n" },
@@ -293,11 +384,25 @@ START_TEST(t_full)
 		"tls = implicit\n"
 		"tls_cert = c.pem\n"
 		"tls_key = k.pem\n"
+		"tls_ca = /etc/ftpgate/partners-ca.pem\n"
+		"tls_client_cert = required\n"
+		"tls_ciphers = ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384\n"
+		"tls_ciphersuites = TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256\n"
+		"tls_min_version = TLSv1.2\n"
+		"tls_max_version = TLSv1.3\n"
+		"tls_require_reuse = no\n"
 		"[backend back-end.1]\n"
 		"servers = 10.0.0.5, 10.0.0.6:2121, [fd00::5]:21\n"
 		"tls = explicit\n"
 		"tls_verify = off\n"
-		"tls_ca = /etc/ssl/internal.pem\n";
+		"tls_ca = /etc/ssl/internal.pem\n"
+		"tls_cert = /etc/ftpgate/client.pem\n"
+		"tls_key = /etc/ftpgate/client.key\n"
+		"tls_server_name = ftp-1.Internal.example\n"
+		"tls_ciphers = ECDHE+AESGCM:!aNULL\n"
+		"tls_ciphersuites = TLS_AES_128_GCM_SHA256\n"
+		"tls_min_version = TLSv1.3\n"
+		"tls_max_version = TLSv1.3\n";
 	const struct fg_listener *l;
 	const struct fg_backend *b;
 	char *out = NULL;
@@ -341,6 +446,9 @@ START_TEST(t_full)
 	ck_assert_int_eq(l->tls, FG_TLS_REQUIRED);
 	ck_assert_str_eq(l->tls_cert, "/etc/ftpgate/cert.pem");
 	ck_assert_str_eq(l->tls_key, "/etc/ftpgate/key.pem");
+	ck_assert_str_eq(l->tls_ca, "");
+	ck_assert_int_eq(l->tls_client_cert, FG_CERT_OFF);
+	ck_assert(l->tls_require_reuse);
 	/* ';' without whitespace before it is text, '"' and '#' too. */
 	ck_assert_str_eq(l->banner, "Hello; \"partners\" #1");
 
@@ -357,10 +465,18 @@ START_TEST(t_full)
 	ck_assert_int_eq(l->tls, FG_TLS_IMPLICIT);
 	ck_assert_str_eq(l->tls_cert, "c.pem");
 	ck_assert_str_eq(l->tls_key, "k.pem");
+	ck_assert_str_eq(l->tls_ca, "/etc/ftpgate/partners-ca.pem");
+	ck_assert_int_eq(l->tls_client_cert, FG_CERT_REQUIRED);
+	ck_assert_str_eq(l->tls_ciphers, "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384");
+	ck_assert_str_eq(l->tls_ciphersuites, "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+	ck_assert_int_eq(l->tls_min_version, FG_TLS_V12);
+	ck_assert_int_eq(l->tls_max_version, FG_TLS_V13);
+	ck_assert(!l->tls_require_reuse);
+	ck_assert_ptr_null(l->tls_ctx);
 	ck_assert_str_eq(l->banner, "");
 
 	ck_assert_str_eq(b->name, "back-end.1");
-	ck_assert_int_eq(b->line, 31);
+	ck_assert_int_eq(b->line, 38);
 	ck_assert_uint_eq(b->n_servers, 3);
 	ck_assert_str_eq(ntop(&b->servers[0]), "10.0.0.5:21");
 	ck_assert_str_eq(ntop(&b->servers[1]), "10.0.0.6:2121");
@@ -368,6 +484,14 @@ START_TEST(t_full)
 	ck_assert_int_eq(b->tls, FG_TLS_EXPLICIT);
 	ck_assert(!b->tls_verify);
 	ck_assert_str_eq(b->tls_ca, "/etc/ssl/internal.pem");
+	ck_assert_str_eq(b->tls_cert, "/etc/ftpgate/client.pem");
+	ck_assert_str_eq(b->tls_key, "/etc/ftpgate/client.key");
+	ck_assert_str_eq(b->tls_server_name, "ftp-1.Internal.example");
+	ck_assert_str_eq(b->tls_ciphers, "ECDHE+AESGCM:!aNULL");
+	ck_assert_str_eq(b->tls_ciphersuites, "TLS_AES_128_GCM_SHA256");
+	ck_assert_int_eq(b->tls_min_version, FG_TLS_V13);
+	ck_assert_int_eq(b->tls_max_version, FG_TLS_V13);
+	ck_assert_ptr_null(b->tls_ctx);
 	free(out);
 }
 END_TEST
@@ -409,12 +533,29 @@ START_TEST(t_defaults)
 	ck_assert(!l->has_passive_address);
 	ck_assert_int_eq(l->tls, FG_TLS_OFF);
 	ck_assert_str_eq(l->tls_cert, "");
+	ck_assert_str_eq(l->tls_key, "");
+	ck_assert_str_eq(l->tls_ca, "");
+	ck_assert_int_eq(l->tls_client_cert, FG_CERT_OFF);
+	ck_assert_str_eq(l->tls_ciphers, "");
+	ck_assert_str_eq(l->tls_ciphersuites, "");
+	ck_assert_int_eq(l->tls_min_version, 0);
+	ck_assert_int_eq(l->tls_max_version, 0);
+	ck_assert(l->tls_require_reuse);
+	ck_assert_ptr_null(l->tls_ctx);
 	ck_assert_str_eq(l->banner, "");
 	b = &cfg.backends[0];
 	ck_assert_ptr_eq(l->backend, b);
 	ck_assert_int_eq(b->tls, FG_TLS_OFF);
 	ck_assert(b->tls_verify);
 	ck_assert_str_eq(b->tls_ca, "");
+	ck_assert_str_eq(b->tls_cert, "");
+	ck_assert_str_eq(b->tls_key, "");
+	ck_assert_str_eq(b->tls_server_name, "");
+	ck_assert_str_eq(b->tls_ciphers, "");
+	ck_assert_str_eq(b->tls_ciphersuites, "");
+	ck_assert_int_eq(b->tls_min_version, 0);
+	ck_assert_int_eq(b->tls_max_version, 0);
+	ck_assert_ptr_null(b->tls_ctx);
 	ck_assert_uint_eq(b->n_servers, 1);
 	free(out);
 }
@@ -471,6 +612,90 @@ START_TEST(t_values)
 }
 END_TEST
 
+/* The TLS keys at their limits; one version alone; keys that are unused
+ * while tls = off are accepted. */
+START_TEST(t_tls)
+{
+	char text[4096], list[FG_MAX_CIPHERS + 1], name[300], *out = NULL;
+	const struct fg_listener *l = &cfg.listeners[0];
+	const struct fg_backend *b = &cfg.backends[0];
+	int n;
+
+	/* tls = off everywhere, every key set: accepted, stored. */
+	n = load(OK_LISTENER "tls_cert = /c.pem\ntls_ca = /ca.pem\ntls_client_cert = optional\n"
+		 "tls_min_version = TLSv1.3\ntls_require_reuse = off\n"
+		 OK_BACKEND "tls_verify = no\ntls_cert = /bc.pem\ntls_key = /bk.pem\n"
+		 "tls_server_name = 2001:db8::5\ntls_max_version = TLSv1.2\n", &out);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(l->tls, FG_TLS_OFF);
+	ck_assert_int_eq(l->tls_client_cert, FG_CERT_OPTIONAL);
+	ck_assert_int_eq(l->tls_min_version, FG_TLS_V13);
+	ck_assert_int_eq(l->tls_max_version, 0);
+	ck_assert(!l->tls_require_reuse);
+	ck_assert_int_eq(b->tls, FG_TLS_OFF);
+	ck_assert_str_eq(b->tls_server_name, "2001:db8::5");
+	ck_assert_int_eq(b->tls_min_version, 0);
+	ck_assert_int_eq(b->tls_max_version, FG_TLS_V12);
+	free(out);
+
+	/* Equal versions; an IPv4 literal as server name. */
+	n = load(OK_LISTENER "tls_min_version = TLSv1.2\ntls_max_version = TLSv1.2\n"
+		 OK_BACKEND "tls_server_name = 192.0.2.7\n", &out);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(l->tls_min_version, FG_TLS_V12);
+	ck_assert_int_eq(l->tls_max_version, FG_TLS_V12);
+	ck_assert_str_eq(b->tls_server_name, "192.0.2.7");
+	free(out);
+
+	/* A cipher list of FG_MAX_CIPHERS - 1 bytes fits, one more does not. */
+	memset(list, 'A', sizeof(list));
+	list[FG_MAX_CIPHERS - 1] = '\0';
+	snprintf(text, sizeof(text), OK_LISTENER "tls_ciphers = %s\n" OK_BACKEND
+		 "tls_ciphersuites = %s\n", list, list);
+	ck_assert_int_eq(load(text, &out), 0);
+	ck_assert_uint_eq(strlen(l->tls_ciphers), FG_MAX_CIPHERS - 1);
+	ck_assert_uint_eq(strlen(b->tls_ciphersuites), FG_MAX_CIPHERS - 1);
+	free(out);
+	list[FG_MAX_CIPHERS - 1] = 'A';
+	list[FG_MAX_CIPHERS] = '\0';
+	snprintf(text, sizeof(text), OK_LISTENER "tls_ciphersuites = %s\n" OK_BACKEND
+		 "tls_ciphers = %s\n", list, list);
+	ck_assert_int_eq(load(text, &out), 2);
+	ck_assert_str_eq(out, "t.conf:4: tls_ciphersuites: too long (max 1023 bytes)\n"
+			      "t.conf:7: tls_ciphers: too long (max 1023 bytes)\n");
+	free(out);
+
+	/* Host names: a 63-byte label and 253 bytes in all fit; a 64-byte
+	 * label and 254 bytes do not. */
+	memset(name, 'a', 63);
+	snprintf(name + 63, sizeof(name) - 63, ".example.net");
+	snprintf(text, sizeof(text), OK_LISTENER OK_BACKEND "tls_server_name = %s\n", name);
+	ck_assert_int_eq(load(text, &out), 0);
+	ck_assert_str_eq(b->tls_server_name, name);
+	free(out);
+	memset(name, 'a', 64);
+	snprintf(name + 64, sizeof(name) - 64, ".example.net");
+	snprintf(text, sizeof(text), OK_LISTENER OK_BACKEND "tls_server_name = %s\n", name);
+	ck_assert_int_eq(load(text, &out), 1);
+	free(out);
+	/* 4 labels of 63 and 1 of 1: 4 * 64 + 1 = 257 > 253; 3 * 64 + 61 = 253. */
+	memset(name, 'b', sizeof(name));
+	name[63] = name[127] = name[191] = '.';
+	name[253] = '\0';
+	snprintf(text, sizeof(text), OK_LISTENER OK_BACKEND "tls_server_name = %s\n", name);
+	ck_assert_int_eq(load(text, &out), 0);
+	ck_assert_uint_eq(strlen(b->tls_server_name), 253);
+	free(out);
+	name[253] = 'b';
+	name[254] = '\0';
+	snprintf(text, sizeof(text), OK_LISTENER OK_BACKEND "tls_server_name = %s\n", name);
+	ck_assert_int_eq(load(text, &out), 1);
+	free(out);
+}
+END_TEST
+
 /* A line over FG_MAX_CONFIG_LINE is an error at its own line; the lines
  * after it keep their numbers. */
 START_TEST(t_long_line)
@@ -514,10 +739,12 @@ START_TEST(t_long_line)
 	o = (size_t)snprintf(text, 256, OK_LISTENER "tls_ca = /");
 	memset(text + o, 'p', 1000);
 	o += 1000;
-	snprintf(text + o, 200, "\n" OK_BACKEND);
+	snprintf(text + o, 200, "\n" OK_BACKEND "bogus = 1\n");
 	n = load(text, &out);
-	ck_assert_str_eq(out, "t.conf:4: unknown key 'tls_ca' in [listener pub]\n");
+	ck_assert_str_eq(out, "t.conf:7: unknown key 'bogus' in [backend in]\n");
 	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(strlen(cfg.listeners[0].tls_ca), 1001);
+	ck_assert_int_eq(cfg.listeners[0].tls_ca[1000], 'p');
 	free(out);
 	free(text);
 }
@@ -562,8 +789,9 @@ START_TEST(t_file)
 }
 END_TEST
 
-/* The shipped example file is accepted. */
-START_TEST(t_example)
+/* Load the shipped example etc/NAME (below $top_srcdir) into cfg and
+ * check that it has no error. */
+static void load_example(const char *name)
 {
 	const char *top = getenv("top_srcdir");
 	char path[1024], *out = NULL;
@@ -571,15 +799,38 @@ START_TEST(t_example)
 	FILE *errs = open_memstream(&out, &size);
 	int n;
 
-	snprintf(path, sizeof(path), "%s/etc/ftpgate.conf", top ? top : ".");
+	ck_assert_ptr_nonnull(errs);
+	snprintf(path, sizeof(path), "%s/etc/%s", top ? top : ".", name);
 	n = fg_config_load(&cfg, path, errs);
 	fclose(errs);
 	ck_assert_str_eq(out, "");
 	ck_assert_int_eq(n, 0);
+	free(out);
+}
+
+/* The shipped example file is accepted. */
+START_TEST(t_example)
+{
+	load_example("ftpgate.conf");
 	ck_assert_uint_eq(cfg.n_listeners, 1);
 	ck_assert_uint_eq(cfg.listeners[0].n_addrs, 2);
 	ck_assert_ptr_eq(cfg.listeners[0].backend, &cfg.backends[0]);
-	free(out);
+}
+END_TEST
+
+/* The shipped FTPS example is accepted (the loader does not read the
+ * certificate files it names; ftpgate -t does, so it is not run on it). */
+START_TEST(t_example_ftps)
+{
+	load_example("ftpgate-ftps.conf");
+	ck_assert_uint_eq(cfg.n_listeners, 2);
+	ck_assert_int_eq(cfg.listeners[0].tls, FG_TLS_IMPLICIT);
+	ck_assert_int_eq(cfg.listeners[1].tls, FG_TLS_REQUIRED);
+	ck_assert(cfg.listeners[0].tls_require_reuse);
+	ck_assert_int_eq(cfg.backends[0].tls, FG_TLS_EXPLICIT);
+	ck_assert(cfg.backends[0].tls_verify);
+	ck_assert_str_eq(cfg.backends[0].tls_server_name, "ftp.internal.example");
+	ck_assert_str_ne(cfg.backends[0].tls_ca, "");
 }
 END_TEST
 
@@ -619,9 +870,11 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, t_full);
 	tcase_add_test(tc, t_defaults);
 	tcase_add_test(tc, t_values);
+	tcase_add_test(tc, t_tls);
 	tcase_add_test(tc, t_long_line);
 	tcase_add_test(tc, t_file);
 	tcase_add_test(tc, t_example);
+	tcase_add_test(tc, t_example_ftps);
 	tcase_add_test(tc, t_no_resolve);
 	suite_add_tcase(s, tc);
 	return s;
