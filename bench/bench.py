@@ -272,6 +272,7 @@ def ftps_probe(port, limit=5.0):
     TLS handshake that verifies the server certificate against the bench CA
     for 127.0.0.1.  Raises Fail with what went wrong; returns "TLSv1.x CIPHER"."""
     ctx = ssl.create_default_context(cafile=PKI["ca"])
+    stage = "banner"
     try:
         with socket.create_connection((HOST, port), timeout=limit) as s:
             s.settimeout(limit)
@@ -283,6 +284,7 @@ def ftps_probe(port, limit=5.0):
                 line = f.readline(1024).decode("latin-1", "replace").strip()
             if not line.startswith("220"):
                 raise Fail("FTPS probe: banner %r" % line[:100])
+            stage = "reply to AUTH TLS"
             s.sendall(b"AUTH TLS\r\n")
             line = f.readline(1024).decode("latin-1", "replace").strip()
             while line[3:4] == "-":
@@ -291,6 +293,7 @@ def ftps_probe(port, limit=5.0):
                 raise Fail("FTPS probe: AUTH TLS answered %r, want 234 (no FTPS on this port?)"
                            % (line[:100] or "(connection closed)"))
             f.close()
+            stage = "TLS handshake"
             with ctx.wrap_socket(s, server_hostname=HOST) as t:
                 got = "%s %s" % (t.version(), t.cipher()[0])
                 try:
@@ -300,7 +303,7 @@ def ftps_probe(port, limit=5.0):
                     pass
                 return got
     except socket.timeout:
-        raise Fail("FTPS probe: no answer within %.0f s" % limit)
+        raise Fail("FTPS probe: no %s within %.0f s" % (stage, limit))
     except ssl.SSLError as e:
         raise Fail("FTPS probe: TLS handshake failed: %s" % e)
     except OSError as e:
@@ -755,6 +758,9 @@ def report(results, status, nbytes):
         seen = ["%s: %s" % (n, ", ".join(TLS_SEEN[n])) for n in ORDER if TLS_SEEN.get(n)]
         if seen:
             print("Client leg as curl reported it (verify step): " + "; ".join(seen) + ".")
+        back = proxy_log_tls()
+        if back:
+            print("mod_proxy backend leg as its ProxyLog reports it: " + ", ".join(back) + ".")
     notes = [(n, s) for n, s in status.items() if s]
     if notes:
         print()
@@ -786,6 +792,20 @@ def report(results, status, nbytes):
 
 
 ERRORS = {}
+
+
+def proxy_log_tls():
+    """Protocol and cipher mod_proxy negotiated with vsftpd, from its ProxyLog."""
+    seen = []
+    try:
+        with open(os.path.join(STATE, "proftpd", "proxy.log"), errors="replace") as f:
+            for l in f:
+                m = re.search(r"(TLSv[0-9.]+) connection created, using cipher (\S+)", l)
+                if m and "%s %s" % m.groups() not in seen:
+                    seen.append("%s %s" % m.groups())
+    except OSError:
+        pass
+    return seen
 
 
 def curl_version():
