@@ -755,6 +755,10 @@ def report(results, status, nbytes):
             verdict.append("%s %.2fx, %s CPU s/GiB: %s" % (op, m / d, fmt(c, "%.2f"),
                                                            "met" if ok else "NOT met"))
         print("ftpgate against the targets: " + "; ".join(verdict) + ".")
+        print("Caveat: direct FTPS pays a fixed ~0.2 s stall per transfer here (vsftpd answers "
+              "TYPE/SIZE late once curl has started the data TLS handshake), which a proxy "
+              "that opens its backend data leg later avoids: small files flatter the proxies' "
+              "ratios; see doc/PERFORMANCE.md.")
         seen = ["%s: %s" % (n, ", ".join(TLS_SEEN[n])) for n in ORDER if TLS_SEEN.get(n)]
         if seen:
             print("Client leg as curl reported it (verify step): " + "; ".join(seen) + ".")
