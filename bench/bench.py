@@ -5,11 +5,15 @@ Starts vsftpd (backend), ftpgate and ProFTPD mod_proxy on 127.0.0.1, checks a
 real transfer through each path, then times RETR and STOR of one large file
 with curl, interleaving the paths within each round, and measures the CPU the
 proxy's whole process tree spent per transfer.
+
+BENCH_TLS=1: the same over explicit FTPS, PROT P on every leg (client ->
+proxy and proxy -> vsftpd), with a throwaway CA made by the openssl CLI.
 """
 
 import os
 import re
 import secrets
+import ssl
 import shutil
 import signal
 import socket
@@ -30,6 +34,16 @@ VSFTPD = os.environ.get("VSFTPD", "/usr/sbin/vsftpd")
 FTPGATE = os.environ.get("FTPGATE", "")
 PROFTPD_ROOT = os.environ.get("PROFTPD_ROOT", "")
 PATHS = os.environ.get("BENCH_PATHS", "direct ftpgate mod_proxy").split()
+TLS = os.environ.get("BENCH_TLS", "0") == "1"
+# mod_proxy's backend leg: "1.2" pinned (default) or "1.3" (1.2 and 1.3 allowed)
+MODPROXY_TLS = os.environ.get("BENCH_MODPROXY_TLS", "1.2")
+PKI = {}  # ca, cert, key: paths, filled by make_pki() in TLS mode
+TLS_SEEN = {}  # path name -> what curl -v reported it negotiated (verify step)
+
+# Targets from the FTPS performance issue, printed with the TLS table.
+TLS_TARGET_RATIO = 0.6
+TLS_TARGET_CPU = 2.0
+TLS_MODPROXY_REF = "~0.54x direct, ~4.1 CPU s/GiB"
 ORDER = ["direct", "ftpgate", "mod_proxy"]
 
 # fixed passive ranges, disjoint per server
@@ -253,6 +267,88 @@ def wait_banner(port, proc, limit=15.0):
     raise Fail("no 220 banner on port %d within %.0f s (%s)" % (port, limit, last))
 
 
+def ftps_probe(port, limit=5.0):
+    """Explicit FTPS handshake on port, bounded: 220, AUTH TLS -> 234, then a
+    TLS handshake that verifies the server certificate against the bench CA
+    for 127.0.0.1.  Raises Fail with what went wrong; returns "TLSv1.x CIPHER"."""
+    ctx = ssl.create_default_context(cafile=PKI["ca"])
+    stage = "banner"
+    try:
+        with socket.create_connection((HOST, port), timeout=limit) as s:
+            s.settimeout(limit)
+            f = s.makefile("rb")
+            line = f.readline(1024).decode("latin-1", "replace").strip()
+            while line[3:4] == "-" or not line[:3].isdigit():
+                if not line:
+                    raise Fail("FTPS probe: connection closed before the banner")
+                line = f.readline(1024).decode("latin-1", "replace").strip()
+            if not line.startswith("220"):
+                raise Fail("FTPS probe: banner %r" % line[:100])
+            stage = "reply to AUTH TLS"
+            s.sendall(b"AUTH TLS\r\n")
+            line = f.readline(1024).decode("latin-1", "replace").strip()
+            while line[3:4] == "-":
+                line = f.readline(1024).decode("latin-1", "replace").strip()
+            if not line.startswith("234"):
+                raise Fail("FTPS probe: AUTH TLS answered %r, want 234 (no FTPS on this port?)"
+                           % (line[:100] or "(connection closed)"))
+            f.close()
+            stage = "TLS handshake"
+            with ctx.wrap_socket(s, server_hostname=HOST) as t:
+                got = "%s %s" % (t.version(), t.cipher()[0])
+                try:
+                    t.sendall(b"QUIT\r\n")
+                    t.recv(512)
+                except (OSError, ssl.SSLError):
+                    pass
+                return got
+    except socket.timeout:
+        raise Fail("FTPS probe: no %s within %.0f s" % (stage, limit))
+    except ssl.SSLError as e:
+        raise Fail("FTPS probe: TLS handshake failed: %s" % e)
+    except OSError as e:
+        raise Fail("FTPS probe: %s" % e)
+
+
+def make_pki():
+    """Throwaway CA and a server certificate for 127.0.0.1 (SAN IP), made with
+    the openssl CLI under STATE/pki.  One server certificate serves vsftpd and
+    both proxies' client-facing listeners."""
+    d = os.path.join(STATE, "pki")
+    os.makedirs(d)
+    os.chmod(d, 0o755)
+    ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.crt")
+    key, csr, cert = (os.path.join(d, n) for n in ("server.key", "server.csr", "server.crt"))
+    ext = os.path.join(d, "server.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints = critical, CA:FALSE\n"
+                "keyUsage = critical, digitalSignature, keyEncipherment\n"
+                "extendedKeyUsage = serverAuth\n"
+                "subjectAltName = IP:127.0.0.1\n")
+    steps = [
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
+         "-out", ca, "-days", "2", "-subj", "/CN=ftpgate bench throwaway CA",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+         "-out", csr, "-subj", "/CN=127.0.0.1"],
+        ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+         "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext],
+    ]
+    for argv in steps:
+        try:
+            cp = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise Fail("openssl %s did not finish within 60 s" % argv[1])
+        if cp.returncode != 0:
+            raise Fail("openssl %s failed: %s" % (argv[1], cp.stderr.strip()[-300:]))
+    for p in (ca_key, key):
+        os.chmod(p, 0o600)  # read by the daemons as root, before they drop privileges
+    os.chmod(ca, 0o644)
+    os.chmod(cert, 0o644)
+    PKI.update(ca=ca, cert=cert, key=key)
+
+
 # ---- servers ------------------------------------------------------------------------
 
 def setup_tree():
@@ -311,16 +407,40 @@ xferlog_enable=NO
 syslog_enable=NO
 vsftpd_log_file=%(state)s/vsftpd.xfer.log
 tcp_wrappers=NO
-ssl_enable=NO
-max_clients=0
+%(ssl)smax_clients=0
 max_per_ip=0
 idle_session_timeout=300
 data_connection_timeout=300
 """ % dict(host=HOST, port=port, root=root, empty=empty, pmin=VS_PASV[0],
-           pmax=VS_PASV[1], state=STATE))
+           pmax=VS_PASV[1], state=STATE, ssl=vsftpd_ssl()))
     p = start_daemon([VSFTPD, conf], "vsftpd.log")
     wait_banner(port, p)
+    if TLS:
+        ftps_probe(port)
     return p, port
+
+
+def vsftpd_ssl():
+    if not TLS:
+        return "ssl_enable=NO\n"
+    # FTPS required for the anonymous user the bench logs in as (and for local
+    # users, were they enabled): login and data protected (PROT P), data
+    # connections must resume the control connection's TLS session.
+    return """\
+ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+force_local_logins_ssl=YES
+force_local_data_ssl=YES
+require_ssl_reuse=YES
+ssl_sslv2=NO
+ssl_sslv3=NO
+ssl_tlsv1=YES
+ssl_ciphers=HIGH
+rsa_cert_file=%(cert)s
+rsa_private_key_file=%(key)s
+""" % PKI
 
 
 def start_ftpgate(vsport):
@@ -337,11 +457,27 @@ spare_sessions = 2
 listen = %s:%d
 backend = vs
 passive_ports = %d-%d
-[backend vs]
+%s[backend vs]
 servers = %s:%d
-""" % (HOST, port, FG_PASV[0], FG_PASV[1], HOST, vsport))
+%s""" % (HOST, port, FG_PASV[0], FG_PASV[1],
+         "tls = explicit\ntls_cert = %(cert)s\ntls_key = %(key)s\n" % PKI if TLS else "",
+         HOST, vsport,
+         "tls = explicit\ntls_verify = yes\ntls_ca = %(ca)s\n" % PKI if TLS else ""))
+    if TLS:
+        try:
+            chk = subprocess.run([FTPGATE, "-t", "-f", conf], capture_output=True,
+                                 text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            raise Fail("ftpgate -t did not finish within 30 s")
+        if chk.returncode != 0:
+            raise Fail("config check (ftpgate -t) failed: " +
+                       (chk.stdout + chk.stderr).strip()[-300:])
     p = start_daemon([FTPGATE, "-n", "-f", conf], "ftpgate.log")
     wait_banner(port, p)
+    if TLS:
+        # fail here, clearly and within seconds, if the listener cannot do FTPS
+        # yet (rather than leave curl to its transfer timeout)
+        ftps_probe(port)
     return p, port
 
 
@@ -396,24 +532,67 @@ TimeoutStalled      300
   ProxyReverseServers       ftp://%(host)s:%(vsport)d
   ProxyDataTransferPolicy   PASV
   ProxyTimeoutConnect       5sec
-</IfModule>
-""" % dict(mods=os.path.join(PROFTPD_ROOT, "usr/lib/proftpd"), port=port,
+%(proxytls)s</IfModule>
+%(tls)s""" % dict(mods=os.path.join(PROFTPD_ROOT, "usr/lib/proftpd"), port=port,
            host=HOST, d=d, tables=tables, pmin=PF_PASV[0], pmax=PF_PASV[1],
-           vsport=vsport))
+           vsport=vsport, tls=proftpd_tls(d), proxytls=proftpd_proxytls()))
     argv = [os.path.join(PROFTPD_ROOT, "usr/sbin/proftpd"), "-n", "-c", conf]
     chk = subprocess.run(argv + ["-t"], capture_output=True, text=True, timeout=30)
     if chk.returncode != 0:
         raise Fail("config check failed: " + (chk.stdout + chk.stderr).strip()[-500:])
     p = start_daemon(argv, "proftpd.log")
     wait_banner(port, p)
+    if TLS:
+        ftps_probe(port)
     return p, port
+
+
+def proftpd_tls(d):
+    """mod_tls: FTPS toward the client, required (control and data)."""
+    if not TLS:
+        return ""
+    return """
+<IfModule mod_tls.c>
+  TLSEngine                 on
+  TLSRequired               on
+  TLSLog                    %(d)s/tls.log
+  TLSProtocol               TLSv1.2 TLSv1.3
+  TLSRSACertificateFile     %(cert)s
+  TLSRSACertificateKeyFile  %(key)s
+  TLSVerifyClient           off
+</IfModule>
+""" % dict(PKI, d=d)
+
+
+def proftpd_proxytls():
+    """mod_proxy: FTPS (AUTH TLS, PROT P) toward vsftpd, certificate verified.
+    Pinned to TLS 1.2 by default: mod_proxy's uploads fail on a TLS 1.3
+    backend leg (doc/PERFORMANCE.md)."""
+    if not TLS:
+        return ""
+    proto = "TLSv1.2" if MODPROXY_TLS == "1.2" else "TLSv1.2 TLSv1.3"
+    return """\
+  ProxyTLSEngine            on
+  ProxyTLSProtocol          %s
+  ProxyTLSCACertificateFile %s
+  ProxyTLSVerifyServer      on
+  ProxyTLSTransferProtectionPolicy required
+""" % (proto, PKI["ca"])
 
 
 # ---- transfers ----------------------------------------------------------------------
 
-def curl(args, limit):
+def curl(args, limit, tls_seen=None):
+    """tls_seen: a list to which the "SSL connection using ..." lines of curl -v
+    are added (TLS mode; use for small transfers only)."""
     argv = ["curl", "-sS", "--connect-timeout", "5", "--max-time", str(int(limit)),
-            "-w", "%{size_download} %{size_upload} %{time_total}\\n"] + args
+            "-w", "%{size_download} %{size_upload} %{time_total}\\n"]
+    if TLS:
+        # explicit FTPS, PROT P: curl --ssl-reqd protects control and data
+        argv += ["--ssl-reqd", "--cacert", PKI["ca"]]
+        if tls_seen is not None:
+            argv.append("-v")
+    argv += args
     t0 = time.monotonic()
     r0 = os.times()
     try:
@@ -423,8 +602,15 @@ def curl(args, limit):
     r1 = os.times()
     wall = time.monotonic() - t0
     ccpu = (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
+    if tls_seen is not None:
+        for l in cp.stderr.splitlines():
+            m = re.search(r"SSL connection using (.*)", l)
+            if m and m.group(1).strip() not in tls_seen:
+                tls_seen.append(m.group(1).strip())
     if cp.returncode != 0:
-        raise Fail("curl exit %d: %s" % (cp.returncode, cp.stderr.strip()[-300:]))
+        err = "\n".join(l for l in cp.stderr.splitlines()
+                        if not l.startswith(("*", ">", "<", "{", "}")))
+        raise Fail("curl exit %d: %s" % (cp.returncode, (err or cp.stderr).strip()[-300:]))
     dl, ul, tt = cp.stdout.split()[-3:]
     return int(float(dl)), int(float(ul)), float(tt), wall, ccpu
 
@@ -482,13 +668,14 @@ class Path:
     def verify(self, root):
         """Byte-exact RETR and STOR of a small file before measuring."""
         out = os.path.join(STATE, "verify-%s.bin" % self.name)
-        curl(["-o", out, self.url("pub/small.bin")], 60)
+        seen = TLS_SEEN.setdefault(self.name, []) if TLS else None
+        curl(["-o", out, self.url("pub/small.bin")], 60, seen)
         with open(out, "rb") as a, open(os.path.join(root, "pub", "small.bin"), "rb") as b:
             if a.read() != b.read():
                 raise Fail("RETR of small.bin differs")
         os.unlink(out)
         name = "verify-%s.bin" % self.name
-        curl(["-T", os.path.join(root, "pub", "small.bin"), self.url("up/" + name)], 60)
+        curl(["-T", os.path.join(root, "pub", "small.bin"), self.url("up/" + name)], 60, seen)
         dest = os.path.join(root, "up", name)
         with open(dest, "rb") as a, open(os.path.join(root, "pub", "small.bin"), "rb") as b:
             if a.read() != b.read():
@@ -522,9 +709,21 @@ def report(results, status, nbytes):
             med[(name, op, "bcpu")] = median([r["backend_cpu"] * GIB / r["bytes"]
                                               for r in rs if r["backend_cpu"] is not None])
     print()
-    print("## ftpgate benchmark: %d MiB file, %d round(s), loopback, curl %s" %
-          (nbytes // MIB, ROUNDS, curl_version()))
+    print("## ftpgate benchmark%s: %d MiB file, %d round(s), loopback, curl %s" %
+          (" over FTPS (explicit, PROT P on both legs)" if TLS else "",
+           nbytes // MIB, ROUNDS, curl_version()))
     print()
+    if TLS:
+        print("FTPS: curl --ssl-reqd --cacert CA (AUTH TLS, PBSZ 0, PROT P); vsftpd requires TLS "
+              "on control and data and session reuse on data connections (require_ssl_reuse=YES); "
+              "ftpgate: listener tls = explicit, backend tls = explicit, tls_verify = yes; "
+              "mod_proxy: mod_tls (TLSRequired on) toward the client, ProxyTLSEngine on toward "
+              "vsftpd, backend leg %s.  Certificates: throwaway CA from the openssl CLI, "
+              "server certificate with SAN IP:127.0.0.1." % (
+                  "pinned to TLS 1.2 (ProxyTLSProtocol TLSv1.2: mod_proxy uploads fail on a "
+                  "TLS 1.3 backend leg)" if MODPROXY_TLS == "1.2" else
+                  "TLS 1.2 or 1.3 (ProxyTLSProtocol TLSv1.2 TLSv1.3; BENCH_MODPROXY_TLS=1.3)"))
+        print()
     print("Throughput is the median over rounds in MB/s (10^6 B/s); ratio is vs direct; "
           "proxy CPU is user+system of the proxy's whole process tree, seconds per GiB.")
     print()
@@ -541,6 +740,31 @@ def report(results, status, nbytes):
         for op in ops:
             row.append("-" if name == "direct" else fmt(med[(name, op, "cpu")], "%.2f"))
         print("| " + " | ".join(row) + " |")
+    if TLS:
+        print()
+        print("Targets (FTPS issue): ftpgate >= %.1fx direct and <= %.1f CPU s/GiB, RETR and STOR; "
+              "mod_proxy reference %s." % (TLS_TARGET_RATIO, TLS_TARGET_CPU, TLS_MODPROXY_REF))
+        verdict = []
+        for op in ops:
+            m, d = med[("ftpgate", op, "mbps")], med[("direct", op, "mbps")]
+            c = med[("ftpgate", op, "cpu")]
+            if m is None or not d:
+                verdict.append("%s not measured" % op)
+                continue
+            ok = m / d >= TLS_TARGET_RATIO and c is not None and c <= TLS_TARGET_CPU
+            verdict.append("%s %.2fx, %s CPU s/GiB: %s" % (op, m / d, fmt(c, "%.2f"),
+                                                           "met" if ok else "NOT met"))
+        print("ftpgate against the targets: " + "; ".join(verdict) + ".")
+        print("Caveat: direct FTPS pays a fixed ~0.2 s stall per transfer here (vsftpd answers "
+              "TYPE/SIZE late once curl has started the data TLS handshake), which a proxy "
+              "that opens its backend data leg later avoids: small files flatter the proxies' "
+              "ratios; see doc/PERFORMANCE.md.")
+        seen = ["%s: %s" % (n, ", ".join(TLS_SEEN[n])) for n in ORDER if TLS_SEEN.get(n)]
+        if seen:
+            print("Client leg as curl reported it (verify step): " + "; ".join(seen) + ".")
+        back = proxy_log_tls()
+        if back:
+            print("mod_proxy backend leg as its ProxyLog reports it: " + ", ".join(back) + ".")
     notes = [(n, s) for n, s in status.items() if s]
     if notes:
         print()
@@ -574,6 +798,20 @@ def report(results, status, nbytes):
 ERRORS = {}
 
 
+def proxy_log_tls():
+    """Protocol and cipher mod_proxy negotiated with vsftpd, from its ProxyLog."""
+    seen = []
+    try:
+        with open(os.path.join(STATE, "proftpd", "proxy.log"), errors="replace") as f:
+            for l in f:
+                m = re.search(r"(TLSv[0-9.]+) connection created, using cipher (\S+)", l)
+                if m and "%s %s" % m.groups() not in seen:
+                    seen.append("%s %s" % m.groups())
+    except OSError:
+        pass
+    return seen
+
+
 def curl_version():
     try:
         return subprocess.run(["curl", "--version"], capture_output=True, text=True,
@@ -591,6 +829,9 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     nbytes = MB * MIB
+    if TLS:
+        make_pki()
+        log("FTPS mode: throwaway CA %s" % PKI["ca"])
     root, empty = setup_tree()
     log("creating %d MiB test file in %s" % (MB, STATE))
     make_file(os.path.join(root, "pub", "big.bin"), nbytes)

@@ -4,8 +4,12 @@
 #   ftpgate    curl -> src/ftpgate -> vsftpd
 #   mod_proxy  curl -> ProFTPD mod_proxy (reverse) -> vsftpd
 # interleaved round by round.  Loopback (127.0.0.1) only.
+# With --tls (or BENCH_TLS=1) every path is explicit FTPS with PROT P on both
+# legs: vsftpd requires TLS, curl runs with --ssl-reqd, both proxies speak TLS
+# to the client and to vsftpd; certificates come from a throwaway CA made with
+# the openssl CLI in the temp dir.
 #
-# Usage: bench/run.sh [--quick]
+# Usage: bench/run.sh [--quick] [--tls]
 # Environment:
 #   BENCH_MB=1024        file size in MiB            (--quick: 128)
 #   BENCH_ROUNDS=3       rounds                      (--quick: 1)
@@ -14,6 +18,10 @@
 #   BENCH_PATHS="direct ftpgate mod_proxy"  which paths to run
 #   BENCH_CACHE=/var/cache/ftpgate-bench    downloaded .debs + extracted tree
 #   BENCH_KEEP=1         keep the temp dir (configs, logs) for inspection
+#   BENCH_TLS=1          same as --tls
+#   BENCH_MODPROXY_TLS=1.2  mod_proxy's backend TLS leg: 1.2 (pinned, the
+#                        default: its uploads fail on a TLS 1.3 backend leg)
+#                        or 1.3 (TLSv1.2 and TLSv1.3 allowed)
 #
 # Needs root on Debian 12; installs what is missing with apt-get.  vsftpd is
 # used from /usr/sbin/vsftpd when present; ProFTPD is never installed as a
@@ -24,14 +32,32 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
 
-if [[ ${1:-} == --quick ]]; then
-	export BENCH_MB=${BENCH_MB_QUICK:-128} BENCH_ROUNDS=1
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--quick) export BENCH_MB=${BENCH_MB_QUICK:-128} BENCH_ROUNDS=1 ;;
+	--tls) export BENCH_TLS=1 ;;
+	*)
+		echo "usage: $0 [--quick] [--tls]" >&2
+		exit 2
+		;;
+	esac
 	shift
-fi
-if [[ $# -gt 0 ]]; then
-	echo "usage: $0 [--quick]" >&2
+done
+case ${BENCH_TLS:-0} in
+0 | "") export BENCH_TLS=0 ;;
+1) ;;
+*)
+	echo "run.sh: BENCH_TLS must be 0 or 1" >&2
 	exit 2
-fi
+	;;
+esac
+case ${BENCH_MODPROXY_TLS:=1.2} in
+1.2 | 1.3) export BENCH_MODPROXY_TLS ;;
+*)
+	echo "run.sh: BENCH_MODPROXY_TLS must be 1.2 or 1.3" >&2
+	exit 2
+	;;
+esac
 export BENCH_MB=${BENCH_MB:-1024}
 export BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 export FTPGATE=${FTPGATE:-$top/src/ftpgate}
@@ -135,6 +161,9 @@ unpack_debs() {
 [[ -x /usr/bin/python3 ]] || apt_install python3
 command -v curl >/dev/null || apt_install curl
 command -v dpkg-deb >/dev/null || apt_install dpkg
+if [[ $BENCH_TLS == 1 ]]; then
+	command -v openssl >/dev/null || apt_install openssl
+fi
 
 if [[ -z ${VSFTPD:-} ]]; then
 	if [[ -x /usr/sbin/vsftpd ]]; then
