@@ -47,6 +47,10 @@
 #define FG_BATCH_LOWAT (256 * 1024)
 #define FG_BATCH_TICK_MS 100
 
+/* How long a backend TLS data connection cut during its handshake may
+ * finish that handshake before it is closed (ftp/data.c). */
+#define FG_TLS_LINGER_MS 5000
+
 /* Listeners, addresses and servers in a configuration. */
 #define FG_MAX_LISTENERS 64
 #define FG_MAX_BACKENDS 64

@@ -98,6 +98,10 @@ void fg_session_close(struct fg_session *s, const char *reason, const char *repl
 		fg_ctrl_transfer_cut(s);
 		fg_data_reset(s, true);
 		flush_client(s, CLOSE_FLUSH_MS);
+		/* The backend, too, sees a clean end of its TLS control
+		 * connection (best effort). */
+		if (s->btls_on && s->btls.handshake_done)
+			(void)fg_tls_shutdown(&s->btls);
 		fg_audit("close", "reason=\"%s\" seconds=%llu.%03llu transfers=%u bytes_up=%llu bytes_down=%llu",
 			 reason, (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
 			 s->transfers, (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down);
@@ -133,12 +137,13 @@ static int session_init(struct fg_session *s, const struct fg_config *cfg,
 	s->cfg = cfg;
 	s->lst = lst;
 	s->started_ms = fg_now_ms();
-	s->cc.fd = s->bc.fd = s->cd.fd = s->bd.fd = s->plisten.fd = -1;
+	s->cc.fd = s->bc.fd = s->cd.fd = s->bd.fd = s->plisten.fd = s->lbd.fd = -1;
 	s->ctrl = FG_CTRL_CONNECTING;
 	fg_tls_init(&s->ctls);
 	fg_tls_init(&s->btls);
 	fg_tls_init(&s->cdt);
 	fg_tls_init(&s->bdt);
+	fg_tls_init(&s->lbdt);
 	make_id(s->id, sizeof(s->id));
 	fg_log_set_session(s->id);
 	fg_loop_init(&s->loop, waitmask);
@@ -285,6 +290,7 @@ int fg_session_fuzz_step(struct fg_session *s)
 
 void fg_session_fuzz_end(struct fg_session *s)
 {
+	s->ctrl = FG_CTRL_CLOSING; /* nothing may linger */
 	fg_data_reset(s, true);
 	fg_tls_free(&s->ctls);
 	fg_tls_free(&s->btls);

@@ -119,6 +119,13 @@ struct fg_session {
 	bool tls_pump;                 /* this transfer uses tpump, not pump */
 	struct fg_tls_pump tpump;
 	char cd_tls_desc[FG_TLS_DESCLEN], bd_tls_desc[FG_TLS_DESCLEN];
+	/* A backend TLS data connection cut in its handshake lingers until
+	 * the handshake ends (vsftpd ends the whole session when a data
+	 * handshake fails), then closes (ftp/data.c). */
+	struct fg_io lbd;
+	struct fg_tls lbdt;
+	bool lbd_reset;                /* close it with RST (an upload: never a clean end) */
+	struct fg_timer t_linger;
 
 	uint64_t bytes_up, bytes_down;
 	unsigned transfers;

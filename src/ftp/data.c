@@ -60,10 +60,68 @@ static void close_leg(struct fg_session *s, struct fg_io *io, bool reset)
 	fg_io_del(&s->loop, io);
 }
 
+/* ---- a backend TLS data connection that lingers ---------------------------- */
+
+/* Close the lingering backend data connection (if any). */
+static void end_linger(struct fg_session *s)
+{
+	if (!s->lbd.added)
+		return;
+	fg_tls_free(&s->lbdt);
+	if (s->lbd_reset) {
+		struct linger lg = {1, 0};
+		(void)setsockopt(s->lbd.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(s->lbd.fd);
+	fg_io_del(&s->loop, &s->lbd);
+	fg_timer_stop(&s->loop, &s->t_linger);
+}
+
+static void on_linger(struct fg_io *io, short rev)
+{
+	struct fg_session *s = io->arg;
+	enum fg_tls_status st = fg_tls_handshake(&s->lbdt);
+
+	(void)rev;
+	if (st == FG_TLS_WANT)
+		return;
+	/* A download ends with our close_notify: the server sees a reader
+	 * that left, not a failed handshake.  An upload ends with RST. */
+	if (st == FG_TLS_OK && !s->lbd_reset)
+		(void)fg_tls_shutdown(&s->lbdt);
+	end_linger(s);
+}
+
+static void on_linger_timeout(struct fg_timer *t)
+{
+	end_linger(t->arg);
+}
+
+/* The transfer is over while the backend data connection is still in
+ * its TLS handshake.  Cutting it now would fail the server's handshake,
+ * which vsftpd answers by ending the whole session: let the handshake
+ * finish first (bounded by FG_TLS_LINGER_MS), then close. */
+static void linger_backend(struct fg_session *s)
+{
+	int fd = s->bd.fd;
+
+	end_linger(s);
+	fg_tls_move(&s->lbdt, &s->bdt);
+	s->bdt_on = false;
+	fg_io_del(&s->loop, &s->bd);
+	fg_io_add(&s->loop, &s->lbd, fd, on_linger, s);
+	s->lbd_reset = s->xfer_upload;
+	fg_timer_set(&s->loop, &s->t_linger, FG_TLS_LINGER_MS);
+}
+
 /* Count the pump's bytes, then close every data socket and stop the data
  * timers.  reset: RST rather than FIN (see close_leg). */
 static void close_all(struct fg_session *s, bool reset)
 {
+	if (s->ctrl == FG_CTRL_CLOSING)
+		end_linger(s);
+	else if (reset && s->bdt_on && s->bd_connected && !s->bd_ready)
+		linger_backend(s);
 	fg_data_account(s);
 	s->batching = false;
 	fg_timer_stop(&s->loop, &s->t_flush);
@@ -356,6 +414,7 @@ void fg_data_init(struct fg_session *s)
 {
 	fg_timer_init(&s->t_data, "data", on_data_timeout, s);
 	fg_timer_init(&s->t_flush, "flush", on_flush, s);
+	fg_timer_init(&s->t_linger, "linger", on_linger_timeout, s);
 	fg_data_set(s, FG_DATA_NONE);
 }
 
@@ -646,6 +705,8 @@ void fg_data_interest(struct fg_session *s)
 
 	if (s->plisten.added)
 		s->plisten.events = POLLIN;
+	if (s->lbd.added)
+		s->lbd.events = s->lbdt.want ? s->lbdt.want : POLLIN;
 	if (s->bd.added)
 		s->bd.events = !s->bd_connected ? POLLOUT : s->bdt_on && !s->bd_ready ? s->bdt.want : 0;
 	if (s->cd.added)

@@ -837,6 +837,16 @@ int fg_tls_ktls_active(const struct fg_tls *t)
 	return k;
 }
 
+void fg_tls_move(struct fg_tls *dst, struct fg_tls *src)
+{
+	memcpy(dst, src, sizeof(*dst));
+	if (dst->ssl)
+		SSL_set_app_data(dst->ssl, dst);
+	src->ssl = NULL;
+	src->session = NULL;
+	fg_tls_init(src);
+}
+
 void fg_tls_free(struct fg_tls *t)
 {
 	if (t->ssl) {

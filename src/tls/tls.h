@@ -278,6 +278,10 @@ char *fg_tls_describe(const struct fg_tls *t, char *buf, size_t len);
 /* Kernel TLS in use: bit 0 send, bit 1 receive; 0 when not (or not built). */
 int fg_tls_ktls_active(const struct fg_tls *t);
 
+/* Move the connection in src to dst (another address); src is left as
+ * after fg_tls_init(). */
+void fg_tls_move(struct fg_tls *dst, struct fg_tls *src);
+
 /* Free the SSL and the held session; the fd stays open.  Sends nothing:
  * call fg_tls_shutdown first for a clean close.  Safe to call twice. */
 void fg_tls_free(struct fg_tls *t);
