@@ -69,7 +69,7 @@ static void flush_client(struct fg_session *s, int ms)
 		return;
 	while (fg_buf_len(&s->c_out) > 0 && s->cc.added) {
 		/* TLS may have to read before it can write. */
-		short ev = s->ctls_on && s->ctls.status == FG_TLS_WANT ? s->ctls.want : POLLOUT;
+		short ev = s->c_wwant ? s->c_wwant : POLLOUT;
 		struct pollfd p = {s->cc.fd, ev, 0};
 		uint64_t now = fg_now_ms();
 		if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)

@@ -110,6 +110,8 @@ struct fg_session {
 	 * its *_on flag is set. */
 	struct fg_tls ctls, btls;      /* client / backend control */
 	bool ctls_on, btls_on;
+	short c_rwant, c_wwant;        /* event the last TLS read / write of the client */
+	short b_rwant, b_wwant;        /*  / backend control leg waits for; 0: none */
 	bool auth_pending;             /* 234 queued: TLS starts once it is sent */
 	bool prot_p;                   /* the client chose PROT P */
 	enum fg_btls_step btls_step;

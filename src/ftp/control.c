@@ -81,12 +81,13 @@ void fg_ctrl_forward_reply(struct fg_session *s)
  * fg_buf_read_fd(): > 0 bytes, 0 at the end (TLS: the peer's close_notify),
  * -1 with errno (EAGAIN: nothing yet; ENOBUFS: b is full; EPROTO: the TLS
  * connection failed or was cut without close_notify). */
-static ssize_t leg_read(struct fg_buf *b, int fd, struct fg_tls *t)
+static ssize_t leg_read(struct fg_buf *b, int fd, struct fg_tls *t, short *want)
 {
 	size_t room;
 	char *tail;
 	ssize_t r;
 
+	*want = 0;
 	if (!t)
 		return fg_buf_read_fd(b, fd);
 	if (fg_buf_room(b) == 0) {
@@ -97,17 +98,20 @@ static ssize_t leg_read(struct fg_buf *b, int fd, struct fg_tls *t)
 	r = fg_tls_read(t, tail, room);
 	if (r > 0)
 		fg_buf_commit(b, (size_t)r);
-	else if (r < 0)
+	else if (r < 0 && t->status == FG_TLS_WANT)
+		*want = t->want;
+	if (r < 0)
 		errno = t->status == FG_TLS_WANT ? EAGAIN : EPROTO;
 	return r;
 }
 
 /* Write what b holds to fd, through t unless t is NULL.  Returns bytes
  * written, or -1 with errno (EAGAIN: later). */
-static ssize_t leg_write(struct fg_buf *b, int fd, struct fg_tls *t)
+static ssize_t leg_write(struct fg_buf *b, int fd, struct fg_tls *t, short *want)
 {
 	ssize_t r;
 
+	*want = 0;
 	if (!t)
 		return fg_buf_write_fd(b, fd);
 	if (fg_buf_len(b) == 0)
@@ -115,7 +119,9 @@ static ssize_t leg_write(struct fg_buf *b, int fd, struct fg_tls *t)
 	r = fg_tls_write(t, fg_buf_ptr(b), fg_buf_len(b));
 	if (r > 0)
 		fg_buf_consume(b, (size_t)r);
-	else if (r < 0)
+	else if (r < 0 && t->status == FG_TLS_WANT)
+		*want = t->want;
+	if (r < 0)
 		errno = t->status == FG_TLS_WANT ? EAGAIN : EPROTO;
 	return r;
 }
@@ -138,7 +144,7 @@ ssize_t fg_ctrl_write_client(struct fg_session *s)
 		errno = EAGAIN;
 		return -1;
 	}
-	return leg_write(&s->c_out, s->cc.fd, client_tls(s));
+	return leg_write(&s->c_out, s->cc.fd, client_tls(s), &s->c_wwant);
 }
 
 /* Advance the TLS handshake of a control leg.  Returns true once it is
@@ -979,12 +985,12 @@ static void on_backend(struct fg_io *io, short rev)
 			rev |= POLLIN;
 	}
 	if ((rev & POLLOUT) && fg_buf_len(&s->b_out) > 0) {
-		if (leg_write(&s->b_out, io->fd, backend_tls(s)) < 0 && errno != EAGAIN)
+		if (leg_write(&s->b_out, io->fd, backend_tls(s), &s->b_wwant) < 0 && errno != EAGAIN)
 			fg_session_close(s, "backend control connection failed",
 					 "421 Service not available, backend connection lost.");
 	}
 	if (rev & (POLLIN | POLLHUP | POLLERR)) {
-		ssize_t r = leg_read(&s->b_in, io->fd, backend_tls(s));
+		ssize_t r = leg_read(&s->b_in, io->fd, backend_tls(s), &s->b_rwant);
 		if (r == 0 || (r < 0 && errno != EAGAIN && errno != ENOBUFS)) {
 			s->backend_eof = true;
 			pull_replies(s);
@@ -1021,7 +1027,7 @@ static void on_client(struct fg_io *io, short rev)
 	/* While the 234 goes out, the client's bytes are its TLS handshake:
 	 * never read them as plain text. */
 	if ((rev & (POLLIN | POLLHUP | POLLERR)) && !s->auth_pending) {
-		ssize_t r = leg_read(&s->c_in, io->fd, client_tls(s));
+		ssize_t r = leg_read(&s->c_in, io->fd, client_tls(s), &s->c_rwant);
 		if (r == 0)
 			fg_session_close(s, "client closed the control connection", NULL);
 		if (r < 0 && errno != EAGAIN && errno != ENOBUFS)
@@ -1031,15 +1037,20 @@ static void on_client(struct fg_io *io, short rev)
 	}
 }
 
-/* The events a TLS leg waits for: the handshake's, or those of its last
- * call when that must be retried (OpenSSL may need the other direction). */
-static short tls_events(const struct fg_tls *t, short ev)
+/* The events a TLS leg waits for: the handshake's; else, for each
+ * direction we want to move (ev), the event its last call waits for
+ * (OpenSSL may need the other one: a write that must read first). */
+static short tls_events(const struct fg_tls *t, short ev, short rwant, short wwant)
 {
+	short r = 0;
+
 	if (!t->handshake_done)
 		return t->want;
-	if (t->status == FG_TLS_WANT)
-		ev |= t->want;
-	return ev;
+	if (ev & POLLIN)
+		r |= rwant ? rwant : POLLIN;
+	if (ev & POLLOUT)
+		r |= wwant ? wwant : POLLOUT;
+	return r;
 }
 
 void fg_ctrl_interest(struct fg_session *s)
@@ -1050,7 +1061,7 @@ void fg_ctrl_interest(struct fg_session *s)
 		ev |= POLLIN;
 	if (fg_buf_len(&s->c_out) > 0)
 		ev |= POLLOUT;
-	s->cc.events = s->ctls_on ? tls_events(&s->ctls, ev) : ev;
+	s->cc.events = s->ctls_on ? tls_events(&s->ctls, ev, s->c_rwant, s->c_wwant) : ev;
 
 	if (!s->bc.added)
 		return;
@@ -1063,7 +1074,7 @@ void fg_ctrl_interest(struct fg_session *s)
 		ev |= POLLIN;
 	if (fg_buf_len(&s->b_out) > 0)
 		ev |= POLLOUT;
-	s->bc.events = s->btls_on ? tls_events(&s->btls, ev) : ev;
+	s->bc.events = s->btls_on ? tls_events(&s->btls, ev, s->b_rwant, s->b_wwant) : ev;
 }
 
 void fg_ctrl_pending(struct fg_session *s)
