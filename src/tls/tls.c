@@ -528,6 +528,19 @@ static void data_info_cb(const SSL *ssl, int where, int ret)
 	}
 }
 
+/* Data connections read ahead: one read(2) takes in several records
+ * rather than a 5-byte header and then one record's body, which halves
+ * the system calls per GiB at least.  Raw bytes held this way are not
+ * SSL_pending(): the pump reads until OpenSSL says WANT_READ (or its
+ * buffer is full, or its budget is spent: then it comes back at once),
+ * so none is left behind unseen.  Control connections keep reading one
+ * record at a time (fg_tls_pending() must tell them everything). */
+static void data_read_ahead(struct fg_tls *t)
+{
+	SSL_set_default_read_buffer_len(t->ssl, FG_TLS_READ_AHEAD);
+	SSL_set_read_ahead(t->ssl, 1);
+}
+
 int fg_tls_start_data(struct fg_tls *t, SSL_CTX *ctx, int fd, const struct fg_tls *control)
 {
 	if (!control->ssl || !control->handshake_done) {
@@ -542,11 +555,13 @@ int fg_tls_start_data(struct fg_tls *t, SSL_CTX *ctx, int fd, const struct fg_tl
 				 control->host[0] ? control->host : NULL) < 0)
 			return -1;
 		t->data = true;
+		data_read_ahead(t);
 		return 0;
 	}
 	if (fg_tls_start(t, ctx, fd, true, NULL, NULL) < 0)
 		return -1;
 	t->data = true;
+	data_read_ahead(t);
 	SSL_set_info_callback(t->ssl, data_info_cb);
 	memcpy(t->sid_ctx, control->sid_ctx, control->sid_ctx_len);
 	t->sid_ctx_len = control->sid_ctx_len;

@@ -77,6 +77,9 @@
 /* Longest host name kept for verification and SNI (RFC 1035: 253). */
 #define FG_TLS_HOSTLEN 256
 
+/* Read-ahead buffer of a TLS data connection (bytes): see tls.c. */
+#define FG_TLS_READ_AHEAD (256 * 1024)
+
 /* Session lifetime in seconds (cache and tickets): a data connection may
  * come hours after the control connection's handshake, and must still be
  * able to resume it. */
