@@ -241,6 +241,10 @@ class Vsftpd(Backend):
     kind = "vsftpd"
     user, password = "anonymous", "itest"
 
+    def conf_extra(self):
+        """Lines appended to vsftpd.conf.in (subclasses: TLS, tlsfix.py)."""
+        return ""
+
     def start(self):
         root = os.path.join(self.dir, "root")
         self.pub_dir = os.path.join(root, "pub")
@@ -260,6 +264,7 @@ class Vsftpd(Backend):
             listen_address=("listen_address6=" if v6 else "listen_address=") + self.host,
             port=self.port, anon_root=root, empty=empty,
             log=os.path.join(self.dir, "vsftpd.log"))
+        conf += self.conf_extra()
         conf_path = os.path.join(self.dir, "vsftpd.conf")
         with open(conf_path, "w") as f:
             f.write(conf)
@@ -272,6 +277,10 @@ class PyFtpd(Backend):
     kind = "pyftpdlib"
     user, password = "test", "secret"
 
+    def extra_args(self):
+        """More pyftpd.py arguments (subclasses: TLS, tlsfix.py)."""
+        return []
+
     def start(self):
         root = os.path.join(self.dir, "root")
         self.pub_dir = os.path.join(root, "pub")
@@ -281,7 +290,7 @@ class PyFtpd(Backend):
                            "--host", self.host, "--port", str(self.port),
                            "--root", root, "--user", self.user,
                            "--password", self.password,
-                           "--log", os.path.join(self.dir, "pyftpd.log")],
+                           "--log", os.path.join(self.dir, "pyftpd.log")] + self.extra_args(),
                           self.log_path)
         wait_port(self.host, self.port, 10, self.proc, self.log_path)
 
@@ -292,8 +301,10 @@ class PyFtpd(Backend):
 class Proxy:
     """One ftpgate process from a generated configuration.
 
-    listeners: list of (name, backend_addr, listen_hosts[, {extra key: value}]);
-    a list value writes its key once per item (deny_arguments).  Every
+    listeners: list of (name, backend_addr, listen_hosts[, {extra key: value}
+    [, {backend key: value}]]); a list value writes its key once per item
+    (deny_arguments); the backend keys go into that listener's [backend]
+    section (tls, tls_ca, ...).  Every
     listener gets its own port (the same on each listen host) and
     passive port range.  With log_pipe=True ftpgate's stdout/stderr is a pipe
     (copied into log_path by a thread), as under a service manager, instead
@@ -337,6 +348,8 @@ class Proxy:
                     for x in (v if isinstance(v, list) else [v])]
             out += ["", "[backend be_%s]" % name,
                     "servers = " + backend_addr]
+            bextra = lst[4] if len(lst) > 4 else {}
+            out += ["%s = %s" % kv for kv in bextra.items()]
         with open(self.conf_path, "w") as f:
             f.write("\n".join(out) + "\n")
 

@@ -2,7 +2,8 @@
 """Minimal pyftpdlib backend for the ftpgate integration tests.
 
 One user with full permissions, rooted in --root; listens on --host/--port
-(IPv4 or IPv6 literal).  Runs in the foreground until SIGTERM."""
+(IPv4 or IPv6 literal); explicit FTPS with --tls-cert/--tls-key.  Runs in the
+foreground until SIGTERM."""
 import argparse
 import logging
 import signal
@@ -25,6 +26,11 @@ def main():
     # login-limit tests turn them off so that only the proxy's act.
     ap.add_argument("--auth-failed-delay", type=float, default=3.0)
     ap.add_argument("--max-login-attempts", type=int, default=3)
+    # FTPS (explicit, AUTH TLS): needs python3-openssl (pyftpdlib's TLS_FTPHandler).
+    ap.add_argument("--tls-cert", help="PEM certificate chain: serve explicit FTPS")
+    ap.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    ap.add_argument("--tls-required", action="store_true",
+                    help="refuse USER before AUTH TLS and data without PROT P")
     args = ap.parse_args()
 
     logging.basicConfig(filename=args.log, level=logging.INFO,
@@ -33,6 +39,13 @@ def main():
     auth.add_user(args.user, args.password, args.root, perm="elradfmwMT")
 
     handler = FTPHandler
+    if args.tls_cert:
+        from pyftpdlib.handlers import TLS_FTPHandler
+        handler = TLS_FTPHandler
+        handler.certfile = args.tls_cert
+        handler.keyfile = args.tls_key
+        handler.tls_control_required = args.tls_required
+        handler.tls_data_required = args.tls_required
     handler.authorizer = auth
     handler.banner = "pyftpdlib test backend ready."
     # Never let a stuck test keep a session forever.

@@ -20,6 +20,11 @@ command -v socat >/dev/null 2>&1 || missing="$missing socat"
 if [ ! -x "$python" ] || ! "$python" -c 'import pyftpdlib' >/dev/null 2>&1; then
 	missing="$missing python3-pyftpdlib"
 fi
+# pyftpdlib's TLS_FTPHandler (the FTPS pyftpdlib backend of t_tls.py)
+if [ ! -x "$python" ] || ! "$python" -c 'import OpenSSL' >/dev/null 2>&1; then
+	missing="$missing python3-openssl"
+fi
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -1,0 +1,560 @@
+"""FTPS through ftpgate: explicit (AUTH TLS), required and implicit listeners,
+explicit FTPS toward the backend, TLS session reuse on data connections,
+mixed legs, and what must be refused.  Fixtures (PKI, the strict TLS
+vsftpd, pyftpdlib with TLS, the TLS proxies) are in tlsfix.py.
+
+Through the proxy most tests use one shared ftpgate (tlsfix.SHARED):
+  req        tls = required -> strict vsftpd, backend tls = explicit
+  imp        tls = implicit -> strict vsftpd, backend tls = explicit
+  tls2plain  tls = required -> plain pyftpdlib
+  plain2tls  tls = explicit -> strict vsftpd, backend tls = explicit
+With --direct the same clients talk to the backend that stands for the
+listener: the strict vsftpd (req), its implicit_ssl twin (imp), pyftpdlib
+with TLS (tls2plain); plain2tls has no twin (proxy only).
+
+The strict vsftpd (require_ssl_reuse) and pyftpdlib both negotiate TLS 1.3
+with OpenSSL 3, so every leg here runs TLS 1.3."""
+import ftplib
+import io
+import os
+import re
+import socket
+import ssl
+import time
+
+import tlsfix
+from itest import (MiB, RawReplies, Skip, check, curl_ok, curl_mode, file_sha256, ftp_close,
+                   ftp_session, lftp, raw_cmd, register, retr, run, session_events, sha256, tail,
+                   test)
+from tlsfix import FTPS, ftps_session, pki, tls_target
+
+TLS13 = "TLSv1.3"
+# client_tls= / backend_tls= in the audit log: "TLSv1.3 TLS_AES_256_GCM_SHA384 resumed=yes"
+AUDIT_TLS = re.compile(r"^(TLSv1\.[23]) (\S+) resumed=(yes|no)$")
+
+
+def curl_tls_args(env):
+    return ["--ssl-reqd", "--cacert", pki(env).ca]
+
+
+def check_curl_tls(err, what):
+    """The curl -v transcript shows TLS on the control connection (AUTH, TLS
+    1.3), PROT P, and a resumed session for the data connection."""
+    check(re.search(r"^> AUTH (TLS|SSL)", err, re.M), "%s: curl sent no AUTH" % what)
+    check(re.search(r"^> PROT P", err, re.M), "%s: curl sent no PROT P" % what)
+    check(re.search(r"^< 2\d\d .*", err, re.M), "%s: no 2xx reply in the transcript" % what)
+    check("SSL connection using %s" % TLS13 in err,
+          "%s: not TLS 1.3: %s" % (what, [l for l in err.splitlines() if "SSL connection" in l]))
+    check("SSL re-using session ID" in err,
+          "%s: curl did not resume the TLS session on the data connection" % what)
+
+
+# ---- curl, explicit FTPS on a required listener, every data mode -----------------
+
+def curl_version():
+    rc, out, _ = run(["curl", "--version"], timeout=10)
+    m = re.match(r"curl (\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+
+
+def curl_explicit(env, mode):
+    if mode in ("eprt", "port") and (7, 87, 0) <= curl_version() < (8, 0, 0):
+        # curl 7.87/7.88 (Debian 12's 7.88.1 too) cannot do active-mode FTPS:
+        # the accepted data connection fails ("sa_addr inet_ntop() failed",
+        # then "wrong version number" or a time-out), whatever the server
+        # (curl issue 10666, a regression fixed in 8.0).  Active FTPS is
+        # covered by tls_ftplib_active and tls_lftp_active.
+        raise Skip("curl %d.%d.%d cannot do active-mode FTPS (curl issue 10666)"
+                   % curl_version())
+    t = tls_target(env, "req")
+    extra, verb = curl_mode(t, mode)
+    extra = curl_tls_args(env) + extra
+    name = env.unique("tls-curl-%s" % mode) + ".bin"
+    data = os.urandom(900 * 1024 + 13)
+    src = env.write_local(name, data)
+    out = src + ".got"
+
+    _, err = curl_ok(extra + ["-T", src, t.url("pub/" + name)])
+    check(re.search(r"^> %s\b" % verb, err, re.M), "upload did not use %s" % verb)
+    check(re.search(r"^> STOR\b", err, re.M), "upload did not send STOR")
+    check_curl_tls(err, "upload")
+    with open(os.path.join(t.backend.pub_dir, name), "rb") as f:
+        check(sha256(f.read()) == sha256(data), "the file on the backend differs from the upload")
+
+    _, err = curl_ok(extra + ["-o", out, t.url("pub/" + name)])
+    check(re.search(r"^> RETR\b", err, re.M), "download did not send RETR")
+    check_curl_tls(err, "download")
+    check(file_sha256(out) == sha256(data), "downloaded file differs from the upload")
+
+    listing, err = curl_ok(extra + [t.url("pub/")])
+    check(re.search(r"^> LIST\b", err, re.M), "listing did not send LIST")
+    check_curl_tls(err, "LIST")
+    check(re.search(r"\b%d\b.*\b%s$" % (len(data), re.escape(name)), listing, re.M),
+          "LIST lacks %s with size %d: %s" % (name, len(data), tail(listing, 4)))
+
+
+for _m in ("epsv", "pasv", "eprt", "port"):
+    register("tls_curl_explicit_%s" % _m, lambda env, m=_m: curl_explicit(env, m))
+
+
+# ---- curl, implicit FTPS -------------------------------------------------------------
+
+@test()
+def test_tls_curl_implicit(env):
+    t = tls_target(env, "imp")
+    url = lambda path: "ftps://%s:%s@%s:%d/%s" % (t.user, t.password, t.host, t.port, path)
+    name = env.unique("tls-imp") + ".bin"
+    data = os.urandom(600 * 1024 + 1)
+    src = env.write_local(name, data)
+    out = src + ".got"
+    extra = ["--cacert", pki(env).ca]
+    _, err = curl_ok(extra + ["-T", src, url("pub/" + name)])
+    check(not re.search(r"^> AUTH", err, re.M), "curl sent AUTH on an implicit FTPS port")
+    check("SSL connection using %s" % TLS13 in err, "implicit FTPS upload is not TLS 1.3")
+    check(re.search(r"^> PROT P", err, re.M), "curl sent no PROT P")
+    _, err = curl_ok(extra + ["-o", out, url("pub/" + name)])
+    check("SSL re-using session ID" in err, "curl did not resume the TLS session for data")
+    check(file_sha256(out) == sha256(data), "implicit FTPS download differs from the upload")
+    listing, _ = curl_ok(extra + [url("pub/")])
+    check(re.search(r"\b%d\b.*\b%s$" % (len(data), re.escape(name)), listing, re.M),
+          "LIST lacks %s: %s" % (name, tail(listing, 4)))
+
+
+# ---- lftp -----------------------------------------------------------------------------
+
+def lftp_tls(env, passive):
+    """lftp (GnuTLS) limited to TLS 1.2: the client leg's TLS 1.2 coverage
+    (curl and ftplib negotiate TLS 1.3).  Over TLS 1.3 lftp's uploads fail
+    with "426 Failure reading network stream" against a server that insists
+    on close_notify (vsftpd with strict_ssl_read_eof, tlsfix "vstls_eof"),
+    every time and in both modes; over TLS 1.2 they pass."""
+    t = tls_target(env, "req")
+    settings = ("set ssl:priority NORMAL:-VERS-TLS1.3; "
+                "set ftp:ssl-allow yes; set ftp:ssl-force true; set ftp:ssl-protect-data true; "
+                "set ftp:ssl-protect-list true; set ssl:verify-certificate yes; "
+                "set ssl:ca-file %s; set ftp:passive-mode %s"
+                % (pki(env).ca, "on" if passive else "off"))
+    name = env.unique("tls-lftp")
+    data = os.urandom(2 * MiB + 5)
+    src = env.write_local(name, data)
+    back = src + ".got"
+    rc, out, err, log = lftp(t, "put %s -o pub/%s; get pub/%s -o %s; cls -1 pub/"
+                             % (src, name, name, back), settings=settings)
+    check(rc == 0, "lftp rc=%d: %s" % (rc, tail(err, 4)))
+    check(re.search(r"^---> AUTH TLS", log, re.M), "lftp sent no AUTH TLS")
+    check(re.search(r"^---> PROT P", log, re.M), "lftp sent no PROT P")
+    verb = "(EPSV|PASV)" if passive else "(EPRT|PORT)"
+    check(re.search(r"^---> %s" % verb, log, re.M), "lftp did not use %s" % verb)
+    check(file_sha256(back) == sha256(data), "lftp get differs from put")
+    check(name in [os.path.basename(l.strip()) for l in out.splitlines()],
+          "cls lacks %s: %s" % (name, tail(out, 4)))
+
+
+register("tls_lftp_passive", lambda env: lftp_tls(env, True))
+register("tls_lftp_active", lambda env: lftp_tls(env, False))
+
+
+# ---- Python ftplib with session reuse ------------------------------------------------
+
+def ftplib_tls(env, passive):
+    t = tls_target(env, "req")
+    f = ftps_session(env, t, passive)
+    try:
+        check(f.sock.version() == TLS13, "control connection is %s" % f.sock.version())
+        f.cwd("pub")
+        name = env.unique("tls-ftplib")
+        data = os.urandom(MiB + 3)
+        f.storbinary("STOR " + name, io.BytesIO(data))
+        check(retr(f, name) == data, "RETR differs from STOR")
+        check(f.size(name) == len(data), "SIZE is not %d" % len(data))
+        check(name in [os.path.basename(n) for n in f.nlst()], "NLST lacks %s" % name)
+        listing = []
+        f.retrlines("LIST", listing.append)
+        check(any(l.endswith(" " + name) for l in listing), "LIST lacks %s" % name)
+        check(len(f.data_tls) == 4, "%d TLS data connections, not 4" % len(f.data_tls))
+        for s in f.data_tls:
+            check(s.startswith(TLS13) and s.endswith("resumed=yes"),
+                  "data connection: %s (want TLS 1.3, resumed)" % s)
+        check(f.sendcmd("NOOP").startswith("200"), "NOOP after the transfers failed")
+    finally:
+        ftp_close(f)
+
+
+register("tls_ftplib_passive", lambda env: ftplib_tls(env, True))
+register("tls_ftplib_active", lambda env: ftplib_tls(env, False))
+
+
+@test()
+def test_tls_big_file(env):
+    """ITEST_BIG_MIB (256) MiB up and down, FTPS on both legs."""
+    t = tls_target(env, "req")
+    size = int(os.environ.get("ITEST_BIG_MIB", "256")) * MiB
+    name = env.unique("tls-big") + ".bin"
+    src, digest = env.make_big_file(name, size)
+    f = ftps_session(env, t, timeout=120)
+    try:
+        with open(src, "rb") as fp:
+            f.storbinary("STOR pub/" + name, fp, blocksize=256 * 1024)
+        os.unlink(src)
+        h = __import__("hashlib").sha256()
+        n = [0]
+
+        def got(chunk):
+            h.update(chunk)
+            n[0] += len(chunk)
+        f.retrbinary("RETR pub/" + name, got, blocksize=256 * 1024)
+        check(n[0] == size, "downloaded %d bytes, not %d" % (n[0], size))
+        check(h.hexdigest() == digest, "%d MiB FTPS download differs from upload" % (size // MiB))
+        check(all(s.endswith("resumed=yes") for s in f.data_tls), "data TLS not resumed: %r"
+              % f.data_tls)
+    finally:
+        ftp_close(f)
+        path = os.path.join(t.backend.pub_dir, name)
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+# ---- mixed legs --------------------------------------------------------------------------
+
+@test()
+def test_tls_client_to_plain_backend(env):
+    """FTPS client, plain pyftpdlib behind (direct: pyftpdlib with TLS)."""
+    t = tls_target(env, "tls2plain")
+    for passive in (True, False):
+        f = ftps_session(env, t, passive)
+        try:
+            check(f.sock.version() == TLS13, "control connection is %s" % f.sock.version())
+            name = env.unique("tls2plain")
+            data = os.urandom(700 * 1024 + 9)
+            f.storbinary("STOR pub/" + name, io.BytesIO(data))
+            check(retr(f, "pub/" + name) == data, "round trip differs (passive=%s)" % passive)
+            with open(os.path.join(t.backend.pub_dir, name), "rb") as fp:
+                check(sha256(fp.read()) == sha256(data), "the file on the backend differs")
+            check(all(s.endswith("resumed=yes") for s in f.data_tls),
+                  "data TLS not resumed: %r" % f.data_tls)
+        finally:
+            ftp_close(f)
+    if env.direct:
+        # curl 7.88 and pyftpdlib's TLS_FTPHandler do not get along (curl
+        # gives up on the EPSV data connection and falls back to PASV out of
+        # turn); the same curl invocation is checked against vsftpd by
+        # tls_curl_explicit_*.  Through the proxy curl's peer is ftpgate.
+        return
+    out = os.path.join(env.files, name + ".curl")
+    curl_ok(curl_tls_args(env) + ["-o", out, t.url("pub/" + name)])
+    check(file_sha256(out) == sha256(data), "curl FTPS download from the plain backend differs")
+
+
+@test(proxy_only=True)
+def test_tls_plain_client_to_tls_backend(env):
+    """Plain client on an explicit listener; the proxy speaks FTPS (AUTH TLS,
+    PBSZ 0, PROT P, resumed data sessions) to the strict vsftpd."""
+    t = tls_target(env, "plain2tls")
+    f = ftp_session(t, login=False)
+    try:
+        reply = raw_cmd(f, "FEAT")
+        check(reply.startswith("211") and re.search(r"^ AUTH TLS", reply, re.M),
+              "FEAT on an explicit listener lacks AUTH TLS: %r" % reply)
+    finally:
+        ftp_close(f)
+    for passive in (True, False):
+        f = ftp_session(t, passive)
+        try:
+            name = env.unique("plain2tls")
+            data = os.urandom(800 * 1024 + 1)
+            f.storbinary("STOR pub/" + name, io.BytesIO(data))
+            with open(os.path.join(t.backend.pub_dir, name), "rb") as fp:
+                check(sha256(fp.read()) == sha256(data), "the file on the backend differs")
+            check(retr(f, "pub/" + name) == data, "round trip differs (passive=%s)" % passive)
+        finally:
+            ftp_close(f)
+    for mode in ("epsv", "port"):
+        extra, _ = curl_mode(t, mode)
+        out = os.path.join(env.files, "%s.%s" % (name, mode))
+        curl_ok(extra + ["-o", out, t.url("pub/" + name)])
+        check(file_sha256(out) == sha256(data), "plain curl %s download differs" % mode)
+
+
+# ---- what is refused -----------------------------------------------------------------------
+
+@test()
+def test_tls_data_without_reuse_refused(env):
+    """A data connection that does a full handshake instead of resuming the
+    control session is refused; the transfer fails with a 4xx (vsftpd
+    itself: 522 and it ends the session; the proxy keeps the control
+    connection usable)."""
+    t = tls_target(env, "req")
+    name = env.unique("noreuse")
+    data = os.urandom(300 * 1024)
+    t.backend.put_file(name, data)
+    f = ftps_session(env, t, reuse=False)
+    try:
+        try:
+            got = retr(f, "pub/" + name)
+            raise tlsfix.Failure("RETR without session reuse succeeded (%d bytes)" % len(got))
+        except (ftplib.error_temp, ftplib.error_perm) as e:
+            code = str(e)[:3]
+        except (ssl.SSLError, OSError):
+            # The data connection was cut during or after the handshake (after
+            # the 1xx): the final reply says how the transfer ended.
+            for d in f.data_socks:
+                d.close()
+            code = f.getmultiline()[:3] if not env.direct else "522"
+        if env.direct:
+            check(code == "522", "vsftpd answered %s, not 522" % code)
+            return
+        check(code[:1] == "4", "transfer without session reuse ended with %s, not 4xx" % code)
+        check(f.sendcmd("NOOP").startswith("200"), "NOOP after the refused data connection failed")
+        f.reuse = True
+        check(retr(f, "pub/" + name) == data, "RETR with session reuse afterwards differs")
+    finally:
+        ftp_close(f)
+
+
+@test(proxy_only=True)
+def test_tls_data_without_reuse_allowed(env):
+    """tls_require_reuse = no: a data connection with a full handshake is served
+    (the backend leg still resumes, as the strict vsftpd demands)."""
+    proxy, ts = tlsfix.start_tls_proxy(env, "tls-noreuse", {
+        "nr": ("vstls", tlsfix.listener_keys(env, "required", tls_require_reuse="no"),
+               tlsfix.backend_keys(env))})
+    try:
+        t = ts["nr"]
+        for passive in (True, False):
+            f = ftps_session(env, t, passive, reuse=False)
+            try:
+                name = env.unique("noreuse-ok")
+                data = os.urandom(400 * 1024 + 7)
+                f.storbinary("STOR pub/" + name, io.BytesIO(data))
+                check(retr(f, "pub/" + name) == data, "round trip differs (passive=%s)" % passive)
+                check(f.data_tls and all(s.endswith("resumed=no") for s in f.data_tls),
+                      "the client's data sessions were resumed after all: %r" % f.data_tls)
+            finally:
+                ftp_close(f)
+    finally:
+        proxy.stop()
+
+
+@test()
+def test_tls_required_plain_user(env):
+    """USER before AUTH TLS on a required listener: 530; AUTH TLS then works."""
+    t = tls_target(env, "req")
+    f = ftp_session(t, login=False)
+    try:
+        reply = raw_cmd(f, "USER " + t.user)
+        check(reply.startswith("530"), "plain USER on a required listener answered %r" % reply[:60])
+    finally:
+        ftp_close(f)
+    f = ftps_session(env, t)
+    try:
+        check(f.sendcmd("PWD").startswith("257"), "PWD after AUTH TLS and login failed")
+    finally:
+        ftp_close(f)
+
+
+@test()
+def test_tls_feat(env):
+    """FEAT before login lists AUTH TLS, PBSZ and PROT."""
+    t = tls_target(env, "req")
+    f = ftp_session(t, login=False)
+    try:
+        reply = raw_cmd(f, "FEAT")
+        check(reply.startswith("211"), "FEAT answered %r" % reply[:60])
+        feats = {l.strip().upper() for l in reply.splitlines()[1:-1]}
+        for x in ("AUTH TLS", "PBSZ", "PROT"):
+            check(x in feats, "FEAT lacks %s: %r" % (x, sorted(feats)))
+    finally:
+        ftp_close(f)
+
+
+@test()
+def test_tls_prot_c_refused(env):
+    t = tls_target(env, "req")
+    f = ftps_session(env, t, prot_p=False)
+    try:
+        check(f.sendcmd("PBSZ 0").startswith("200"), "PBSZ 0 failed")
+        reply = raw_cmd(f, "PROT C")
+        if env.direct and reply.startswith("200"):
+            # vsftpd takes PROT C and refuses the clear data connection later
+            # (force_anon_data_ssl); the proxy answers 536 at once.
+            try:
+                f.nlst("pub")
+                raise tlsfix.Failure("a clear data connection was served after PROT C")
+            except ftplib.error_perm as e:
+                check(str(e)[:3] in ("521", "522", "536"), "clear LIST answered %r" % str(e)[:60])
+        else:
+            check(reply.startswith("536"), "PROT C on a required listener answered %r" % reply[:60])
+        check(f.sendcmd("PROT P").startswith("200"), "PROT P after the refused PROT C failed")
+        f._prot_p = True
+        name = env.unique("protc")
+        t.backend.put_file(name, b"p" * 1000)
+        check(retr(f, "pub/" + name) == b"p" * 1000, "RETR after PROT P differs")
+    finally:
+        ftp_close(f)
+
+
+@test(proxy_only=True)
+def test_tls_ccc_refused(env):
+    t = tls_target(env, "req")
+    f = ftps_session(env, t)
+    try:
+        reply = raw_cmd(f, "CCC")
+        check(reply.startswith("534"), "CCC answered %r" % reply[:60])
+        check(f.sendcmd("NOOP").startswith("200"), "NOOP (still over TLS) after CCC failed")
+    finally:
+        ftp_close(f)
+
+
+@test(proxy_only=True)
+def test_tls_backend_wrong_cert(env):
+    """A backend whose certificate the proxy cannot verify: the client gets
+    421 and the log says why; with tls_verify = no the same backend serves."""
+    bad = tlsfix.backend(env, "vstls_wrong")
+    proxy, ts = tlsfix.start_tls_proxy(env, "tls-wrong", {
+        "verify": ("vstls_wrong", tlsfix.listener_keys(env, "explicit"),
+                   tlsfix.backend_keys(env, tls_verify="yes")),
+        "noverify": ("vstls_wrong", tlsfix.listener_keys(env, "explicit"),
+                     tlsfix.backend_keys(env, tls_verify="no"))})
+    try:
+        t = ts["verify"]
+        replies = []
+        with socket.create_connection((t.host, t.port), timeout=10) as s:
+            s.settimeout(10)
+            ctl = RawReplies(s)
+            replies += ctl.within(3)
+            if not any(r.startswith("421") for r in replies) and replies and \
+                    replies[-1] != "<control connection closed>":
+                s.sendall(("USER %s\r\n" % bad.user).encode())
+                replies += ctl.within(5)
+        check(any(r.startswith("421") for r in replies),
+              "backend with an unverifiable certificate: client got %r, no 421"
+              % [r[:50] for r in replies])
+        check(not any(r.startswith("230") or r.startswith("331") for r in replies),
+              "a login went ahead: %r" % [r[:50] for r in replies])
+        deadline = time.monotonic() + 5
+        while "certificate verify failed" not in proxy.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check("certificate verify failed" in proxy.log_text(),
+              "no 'certificate verify failed' in the proxy log: %s" % tail(proxy.log_text(), 4))
+        name = env.unique("noverify")
+        data = os.urandom(5000)
+        bad.put_file(name, data)
+        f = ftp_session(ts["noverify"])
+        try:
+            check(retr(f, "pub/" + name) == data, "tls_verify = no: download differs")
+        finally:
+            ftp_close(f)
+    finally:
+        proxy.stop()
+
+
+@test()
+def test_tls_truncated_upload(env):
+    """The client's TLS data connection ends without close_notify (TCP FIN
+    only) in the middle of a STOR: the final reply is 4xx (426), never 226,
+    and the audit log does not call the transfer a success.  (Direct: the
+    vsftpd with strict_ssl_read_eof; the proxy's backend does not insist.)"""
+    t = tls_target(env, "req", direct_twin="vstls_eof")
+    f = ftps_session(env, t)
+    client = "127.0.0.1:%d" % f.sock.getsockname()[1]
+    name = env.unique("trunc")
+    try:
+        f.voidcmd("TYPE I")
+        conn = f.transfercmd("STOR pub/" + name)
+        conn.sendall(os.urandom(MiB))
+        raw = socket.socket(fileno=os.dup(conn.fileno()))
+        raw.shutdown(socket.SHUT_RDWR)  # FIN without close_notify
+        raw.close()
+        conn.close()  # SSLSocket.close() sends no close_notify either
+        f.sock.settimeout(20)
+        final = f.getmultiline()
+        check(final[:1] == "4", "truncated TLS upload ended with %r, not 4xx" % final[:60])
+        check(final.startswith("426") or env.direct,
+              "truncated TLS upload ended with %r, not 426" % final[:60])
+    finally:
+        ftp_close(f)
+    if env.direct:
+        return
+    proxy, _ = tlsfix.shared_proxy(env)
+    sid, mine = session_events(proxy, client)
+    check(sid, "no open line for client %s" % client)
+    xfer = [e for e in mine if e["event"] == "transfer" and e.get("cmd") == "STOR"]
+    check(len(xfer) == 1, "%d STOR transfer lines" % len(xfer))
+    check(xfer[0].get("result") != "226" and xfer[0].get("result", "")[:1] in ("4", "5"),
+          "the truncated upload is logged as %s" % xfer[0]["_line"])
+
+
+@test()
+def test_tls_plain_on_implicit_port(env):
+    """Plain FTP on an implicit FTPS port: no FTP reply, the connection is
+    closed within seconds, and a real implicit FTPS client is served next."""
+    t = tls_target(env, "imp")
+    with socket.create_connection((t.host, t.port), timeout=10) as s:
+        s.settimeout(10)
+        s.sendall(b"USER anonymous\r\nPASS x\r\n")
+        got = b""
+        deadline = time.monotonic() + 10
+        closed = False
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                closed = True
+                break
+            except socket.timeout:
+                break
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+        check(closed, "the implicit port left a plain-text client connected for 10 s")
+        # vsftpd says "500 OOPS: ... wrong version number" in clear text
+        # before it closes; nothing may look like a greeting or a served command.
+        check(not re.search(rb"^[123]\d\d[ -]", got, re.M),
+              "the implicit port served plain text: %r" % got[:80])
+    name = env.unique("imp-after")
+    data = os.urandom(20000)
+    t.backend.put_file(name, data)
+    f = ftps_session(env, t, implicit=True)
+    try:
+        check(f.welcome.startswith("220"), "implicit FTPS greeting %r" % f.welcome[:60])
+        check(retr(f, "pub/" + name) == data, "implicit FTPS download after the plain client differs")
+        check(f.data_tls[-1].endswith("resumed=yes"), "data TLS not resumed: %r" % f.data_tls)
+    finally:
+        ftp_close(f)
+
+
+# ---- audit -----------------------------------------------------------------------------------
+
+@test(proxy_only=True)
+def test_tls_audit(env):
+    """A transfer through FTPS on both legs logs client_tls and backend_tls
+    ("TLSv1.3 CIPHER resumed=yes"), and the session logs a tls event per
+    control handshake (leg=client, leg=backend)."""
+    t = tls_target(env, "req")
+    proxy, _ = tlsfix.shared_proxy(env)
+    name = env.unique("tls-audit")
+    data = os.urandom(65432)
+    t.backend.put_file(name, data)
+    f = ftps_session(env, t)
+    client = "127.0.0.1:%d" % f.sock.getsockname()[1]
+    try:
+        check(retr(f, "pub/" + name) == data, "download differs")
+        want_client = f.data_tls[-1]
+    finally:
+        ftp_close(f)
+    sid, mine = session_events(proxy, client)
+    check(sid, "no open line for client %s" % client)
+    legs = sorted(e.get("leg", "?") for e in mine if e["event"] == "tls")
+    check(legs == ["backend", "client"], "tls events by leg: %r, want one client and one backend"
+          % legs)
+    xfer = [e for e in mine if e["event"] == "transfer"]
+    check(len(xfer) == 1 and xfer[0].get("result") == "226", "transfer lines: %r"
+          % [e["_line"] for e in xfer])
+    x = xfer[0]
+    for field in ("client_tls", "backend_tls"):
+        m = AUDIT_TLS.match(x.get(field, ""))
+        check(m, "%s is %r, not 'TLSvX CIPHER resumed=yes|no': %s" % (field, x.get(field), x["_line"]))
+        check(m.group(3) == "yes", "%s: the data session was not resumed: %s" % (field, x["_line"]))
+    check(x["client_tls"] == want_client, "client_tls=%r, but the client saw %r"
+          % (x["client_tls"], want_client))
