@@ -30,7 +30,8 @@ from tlsfix import FTPS, ftps_session, pki, tls_target
 
 TLS13 = "TLSv1.3"
 # client_tls= / backend_tls= in the audit log: "TLSv1.3 TLS_AES_256_GCM_SHA384 resumed=yes"
-AUDIT_TLS = re.compile(r"^(TLSv1\.[23]) (\S+) resumed=(yes|no)$")
+# (plus " ktls=tx,rx" or part of it where the kernel does the records)
+AUDIT_TLS = re.compile(r"^(TLSv1\.[23]) (\S+) resumed=(yes|no)( ktls=\S+)?$")
 
 
 def curl_tls_args(env):
@@ -556,5 +557,120 @@ def test_tls_audit(env):
         m = AUDIT_TLS.match(x.get(field, ""))
         check(m, "%s is %r, not 'TLSvX CIPHER resumed=yes|no': %s" % (field, x.get(field), x["_line"]))
         check(m.group(3) == "yes", "%s: the data session was not resumed: %s" % (field, x["_line"]))
-    check(x["client_tls"] == want_client, "client_tls=%r, but the client saw %r"
-          % (x["client_tls"], want_client))
+    check(re.sub(r" ktls=\S+$", "", x["client_tls"]) == want_client,
+          "client_tls=%r, but the client saw %r" % (x["client_tls"], want_client))
+    # Kernel TLS is used where the kernel has it; either way is right, but
+    # say which one ran.
+    ktls = [m.group(4).strip() for m in (AUDIT_TLS.match(x[f]) for f in ("client_tls", "backend_tls"))
+            if m.group(4)]
+    print("INFO tls_audit: TLS data records by %s" % (
+        "the kernel (%s)" % ", ".join(ktls) if ktls else
+        "OpenSSL in user space (no kernel TLS: %s)" % (
+            "no tls module loaded" if not os.path.exists("/sys/module/tls") else "not offered")))
+
+
+# ---- more modes: EPRT under PROT P, a TLS 1.2 backend leg, client certificates ---------
+
+class FTPSEprt(FTPS):
+    """FTPS that asks for active data connections with EPRT, also on IPv4."""
+
+    def sendport(self, host, port):
+        return self.sendeprt(host, port)
+
+
+@test()
+def test_tls_ftplib_eprt(env):
+    """EPRT (active, RFC 2428) under PROT P: upload and download, resumed."""
+    t = tls_target(env, "req")
+    f = FTPSEprt(context=tlsfix.client_context(env), timeout=30)
+    try:
+        f.connect(t.host, t.port)
+        f.auth()
+        ftplib.FTP.login(f, t.user, t.password)
+        f.prot_p()
+        f.set_pasv(False)
+        name = env.unique("tls-eprt")
+        data = os.urandom(3 * MiB + 17)
+        f.storbinary("STOR pub/" + name, io.BytesIO(data))
+        check(retr(f, "pub/" + name) == data, "EPRT: RETR differs from STOR")
+        check(any(r.startswith("200 EPRT") for r in f.replies) or
+              any("EPRT" in r for r in f.replies), "no EPRT reply seen: %r" % f.replies[-6:])
+        check(len(f.data_tls) == 2 and all(x.endswith("resumed=yes") for x in f.data_tls),
+              "data TLS: %r" % f.data_tls)
+    finally:
+        ftp_close(f)
+
+
+@test(proxy_only=True)
+def test_tls_backend_tls12(env):
+    """The backend leg pinned to TLS 1.2 (tls_max_version): the strict vsftpd
+    must see its TLS 1.2 session id resumed on every data connection, while
+    the client leg stays TLS 1.3 (each leg negotiates on its own)."""
+    proxy, ts = tlsfix.start_tls_proxy(env, "tls12", {
+        "t12": ("vstls", tlsfix.listener_keys(env, "required"),
+                tlsfix.backend_keys(env, tls_max_version="TLSv1.2"))})
+    try:
+        t = ts["t12"]
+        name = env.unique("tls12")
+        data = os.urandom(2 * MiB + 5)
+        f = ftps_session(env, t)
+        client = "127.0.0.1:%d" % f.sock.getsockname()[1]
+        try:
+            check(f.sock.version() == TLS13, "client leg is %s, not TLS 1.3" % f.sock.version())
+            f.storbinary("STOR pub/" + name, io.BytesIO(data))
+            check(retr(f, "pub/" + name) == data, "RETR differs from STOR")
+        finally:
+            ftp_close(f)
+        check(file_sha256(os.path.join(t.backend.pub_dir, name)) == sha256(data),
+              "file on the backend differs")
+        sid, mine = session_events(proxy, client)
+        xfer = [e for e in mine if e["event"] == "transfer"]
+        check(len(xfer) == 2, "transfer lines: %r" % [e["_line"] for e in xfer])
+        for x in xfer:
+            m = AUDIT_TLS.match(x.get("backend_tls", ""))
+            check(m and m.group(1) == "TLSv1.2" and m.group(3) == "yes",
+                  "backend leg not TLS 1.2 resumed: %s" % x["_line"])
+    finally:
+        proxy.stop()
+
+
+@test(proxy_only=True)
+def test_tls_client_cert(env):
+    """tls_client_cert = required: a client with a certificate from tls_ca is
+    served; one without cannot even finish the handshake."""
+    p = pki(env)
+    proxy, ts = tlsfix.start_tls_proxy(env, "tlscc", {
+        "cc": ("vstls", tlsfix.listener_keys(env, "required", tls_ca=p.ca,
+                                              tls_client_cert="required"),
+               tlsfix.backend_keys(env))})
+    try:
+        t = ts["cc"]
+        # Without a certificate: the TLS 1.3 server rejects it after the
+        # handshake, at the first read at the latest.
+        refused = False
+        try:
+            f = FTPS(context=tlsfix.client_context(env), timeout=10)
+            f.connect(t.host, t.port)
+            f.auth()
+            ftplib.FTP.login(f, t.user, t.password)
+            ftp_close(f)
+        except (ssl.SSLError, OSError, EOFError, ftplib.Error):
+            refused = True
+        check(refused, "a client without a certificate logged in")
+        # With one: a full transfer.
+        ctx = tlsfix.client_context(env)
+        ctx.load_cert_chain(p.client_cert, p.client_key)
+        f = FTPS(context=ctx, timeout=30)
+        try:
+            f.connect(t.host, t.port)
+            f.auth()
+            ftplib.FTP.login(f, t.user, t.password)
+            f.prot_p()
+            name = env.unique("tlscc")
+            data = os.urandom(100000)
+            t.backend.put_file(name, data)
+            check(retr(f, "pub/" + name) == data, "download with a client certificate differs")
+        finally:
+            ftp_close(f)
+    finally:
+        proxy.stop()
