@@ -674,3 +674,91 @@ def test_tls_client_cert(env):
             ftp_close(f)
     finally:
         proxy.stop()
+
+
+# ---- backend modes and identities: implicit FTPS, server name, client certificate ------
+
+def proxy_roundtrip(env, t, what):
+    """Upload and download through an FTPS client on t; compares SHA-256."""
+    name = env.unique("tls-rt")
+    data = os.urandom(MiB + 11)
+    f = ftps_session(env, t)
+    try:
+        f.storbinary("STOR pub/" + name, io.BytesIO(data))
+        check(retr(f, "pub/" + name) == data, "%s: RETR differs from STOR" % what)
+    finally:
+        ftp_close(f)
+    check(file_sha256(os.path.join(t.backend.pub_dir, name)) == sha256(data),
+          "%s: file on the backend differs" % what)
+
+
+@test(proxy_only=True)
+def test_tls_backend_implicit(env):
+    """Backend tls = implicit: TLS from the first byte toward an implicit_ssl
+    vsftpd (which also requires session reuse), explicit FTPS to the client."""
+    proxy, ts = tlsfix.start_tls_proxy(env, "tlsbimp", {
+        "bimp": ("vstls_imp", tlsfix.listener_keys(env, "required"),
+                 tlsfix.backend_keys(env, "implicit"))})
+    try:
+        proxy_roundtrip(env, ts["bimp"], "implicit backend")
+    finally:
+        proxy.stop()
+
+
+def first_replies(t, seconds=3):
+    """Connect to t, send USER after the greeting, return the replies."""
+    with socket.create_connection((t.host, t.port), timeout=10) as s:
+        s.settimeout(10)
+        ctl = RawReplies(s)
+        replies = ctl.within(seconds)
+        if replies and not any(r.startswith("421") for r in replies) and \
+                replies[-1] != "<control connection closed>":
+            s.sendall(b"USER anonymous\r\n")
+            replies += ctl.within(seconds)
+    return replies
+
+
+@test(proxy_only=True)
+def test_tls_backend_server_name(env):
+    """tls_server_name is the name checked in the backend's certificate (and
+    sent as SNI): one the certificate has works; another fails with 421 and
+    'hostname mismatch' in the log, although the chain is good."""
+    proxy, ts = tlsfix.start_tls_proxy(env, "tlssni", {
+        "good": ("vstls", tlsfix.listener_keys(env, "explicit"),
+                 tlsfix.backend_keys(env, tls_server_name="localhost")),
+        "bad": ("vstls", tlsfix.listener_keys(env, "explicit"),
+                tlsfix.backend_keys(env, tls_server_name="files.example.org"))})
+    try:
+        proxy_roundtrip(env, ts["good"], "tls_server_name = localhost")
+        replies = first_replies(ts["bad"])
+        check(any(r.startswith("421") for r in replies) and
+              not any(r.startswith("230") or r.startswith("331") for r in replies),
+              "a name the certificate lacks: %r" % [r[:50] for r in replies])
+        deadline = time.monotonic() + 5
+        while "hostname mismatch" not in proxy.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check("hostname mismatch" in proxy.log_text(),
+              "no 'hostname mismatch' in the log: %s" % tail(proxy.log_text(), 4))
+    finally:
+        proxy.stop()
+
+
+@test(proxy_only=True)
+def test_tls_backend_client_cert(env):
+    """A backend that demands a client certificate (vsftpd require_cert,
+    validate_cert): ftpgate presents tls_cert/tls_key and is served, on the
+    control connection and on every data connection; without them the
+    backend refuses the handshake and the client gets 421."""
+    p = pki(env)
+    proxy, ts = tlsfix.start_tls_proxy(env, "tlsbcc", {
+        "with": ("vstls_cc", tlsfix.listener_keys(env, "required"),
+                 tlsfix.backend_keys(env, tls_cert=p.client_cert, tls_key=p.client_key)),
+        "without": ("vstls_cc", tlsfix.listener_keys(env, "explicit"), tlsfix.backend_keys(env))})
+    try:
+        proxy_roundtrip(env, ts["with"], "backend client certificate")
+        replies = first_replies(ts["without"])
+        check(any(r.startswith("421") for r in replies) and
+              not any(r.startswith("230") or r.startswith("331") for r in replies),
+              "no client certificate, yet: %r" % [r[:50] for r in replies])
+    finally:
+        proxy.stop()

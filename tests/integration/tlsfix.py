@@ -118,10 +118,12 @@ class VsftpdTls(Vsftpd):
     cert/key default to the PKI's server certificate."""
     kind = "vsftpd-tls"
 
-    def __init__(self, env, name, host, implicit=False, strict_eof=False, cert=None, key=None):
+    def __init__(self, env, name, host, implicit=False, strict_eof=False, cert=None, key=None,
+                 client_cert=False):
         super().__init__(env, name, host)
         self.implicit = implicit
         self.strict_eof = strict_eof
+        self.client_cert = client_cert  # require a client certificate from the PKI's CA
         p = pki(env)
         self.cert = cert or p.server_cert
         self.key = key or p.server_key
@@ -141,6 +143,8 @@ class VsftpdTls(Vsftpd):
                  "force_local_logins_ssl=YES",
                  "force_local_data_ssl=YES",
                  "implicit_ssl=%s" % ("YES" if self.implicit else "NO")]
+        if self.client_cert:
+            lines += ["require_cert=YES", "validate_cert=YES", "ca_certs_file=" + pki(self.env).ca]
         return "\n".join(lines) + "\n"
 
 
@@ -167,6 +171,7 @@ TLS_BACKENDS = {
     "vstls_imp": (VsftpdTls, "127.0.0.1", {"implicit": True}),
     "vstls_eof": (VsftpdTls, "127.0.0.1", {"strict_eof": True}),
     "vstls_wrong": (VsftpdTls, "127.0.0.1", {"wrong": True}),
+    "vstls_cc": (VsftpdTls, "127.0.0.1", {"client_cert": True}),
     "pytls": (PyFtpdTls, "127.0.0.1", {}),
 }
 
