@@ -417,16 +417,7 @@ def test_tls_backend_wrong_cert(env):
         "noverify": ("vstls_wrong", tlsfix.listener_keys(env, "explicit"),
                      tlsfix.backend_keys(env, tls_verify="no"))})
     try:
-        t = ts["verify"]
-        replies = []
-        with socket.create_connection((t.host, t.port), timeout=10) as s:
-            s.settimeout(10)
-            ctl = RawReplies(s)
-            replies += ctl.within(3)
-            if not any(r.startswith("421") for r in replies) and replies and \
-                    replies[-1] != "<control connection closed>":
-                s.sendall(("USER %s\r\n" % bad.user).encode())
-                replies += ctl.within(5)
+        replies = first_replies(ts["verify"])
         check(any(r.startswith("421") for r in replies),
               "backend with an unverifiable certificate: client got %r, no 421"
               % [r[:50] for r in replies])
