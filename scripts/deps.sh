@@ -3,7 +3,7 @@
 # nothing for packages already present; needs root (or sudo) otherwise.
 set -eu
 PKGS="build-essential autoconf automake pkg-config libssl-dev libpcre2-dev libinih-dev check
-      clang vsftpd python3-pyftpdlib curl lftp socat iproute2 procps"
+      clang vsftpd python3-pyftpdlib python3-openssl openssl curl lftp socat iproute2 procps"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
