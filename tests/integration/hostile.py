@@ -28,7 +28,8 @@ from itest import (HERE, PYTHON, Failure, Proxy, free_port, free_port_range, hos
 # The proxy
 
 class HProxy(Proxy):
-    """listeners: [(name, backend_addr, listen_hosts, {extra keys})]; the
+    """listeners: [(name, backend_addr, listen_hosts, {extra keys}, {backend
+    keys})]; the
     extra keys may include passive_ports, which then replaces the range the
     harness would pick.  preexec: run in the child before exec (e.g. to lower
     RLIMIT_NOFILE)."""
@@ -59,6 +60,7 @@ class HProxy(Proxy):
                     "passive_ports = " + self.passive[name]]
             out += ["%s = %s" % kv for kv in extra.items()]
             out += ["", "[backend be_%s]" % name, "servers = " + backend_addr]
+            out += ["%s = %s" % kv for kv in (lst[4] if len(lst) > 4 else {}).items()]
         with open(self.conf_path, "w") as f:
             f.write("\n".join(out) + "\n")
 

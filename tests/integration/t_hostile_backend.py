@@ -14,6 +14,11 @@ listener "vs" pointing at the real vsftpd.  A raw-socket client plays the
   * no session process is left over, the master is alive, and a normal
     session through "vs" still downloads a file intact.
 
+Headers: client-expects, timeout, proxy-global (a [global] key = value),
+proxy-backend (a key = value for the fake's [backend] section, e.g. tls),
+proxy-log (a regular expression the proxy log must match),
+backend-connections.
+
 Client directives ([client] section; TEXT as in fakeftpd.py):
     greeting OUTCOME        read the greeting
     cmd LINE -> OUTCOME     send LINE, read its reply
@@ -184,9 +189,13 @@ def run_case(env, path):
     check(headline in step_codes, "%s: client-expects %s is not the outcome of any client step %r"
           % (name, headline, step_codes))
 
+    bkeys = {}
+    for kv in headers.get("proxy-backend", []):
+        k, v = (x.strip() for x in kv.split("=", 1))
+        bkeys[k] = v
     fake = FakeServer(env, name)
     vs = env.backends["vs"]
-    proxy = HProxy(env, "hb-" + name, [("fake", fake.addr(), (PROXY_HOST,)),
+    proxy = HProxy(env, "hb-" + name, [("fake", fake.addr(), (PROXY_HOST,), {}, bkeys),
                                        ("vs", vs.addr(), ("127.0.0.1",))], **gopts)
     client = ClientRun(path, proxy.ports["fake"], timeout)
     try:
