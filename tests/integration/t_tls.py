@@ -753,3 +753,59 @@ def test_tls_backend_client_cert(env):
               "no client certificate, yet: %r" % [r[:50] for r in replies])
     finally:
         proxy.stop()
+
+
+@test(proxy_only=True)
+def test_tls_silent_clients_on_implicit_port(env):
+    """Clients that connect to an implicit FTPS port and never start the
+    handshake, or stop half way through it, are closed at login_timeout
+    (there is no reply to send: the client never got a TLS connection);
+    a real client is served meanwhile."""
+    proxy, ts = tlsfix.start_tls_proxy(env, "tlssilent", {
+        "imp": ("vstls", tlsfix.listener_keys(env, "implicit"), tlsfix.backend_keys(env))},
+        login_timeout=2, spare_sessions=4)
+    t = ts["imp"]
+    socks = []
+    try:
+        for i in range(20):
+            s = socket.create_connection((t.host, t.port), timeout=10)
+            if i % 2:
+                # half a ClientHello: a record header that promises more
+                s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            socks.append(s)
+        proxy_roundtrip_implicit(env, t)
+        deadline = time.monotonic() + 10
+        open_ = list(socks)
+        while open_ and time.monotonic() < deadline:
+            for s in list(open_):
+                s.settimeout(max(0.05, deadline - time.monotonic()))
+                try:
+                    if s.recv(4096) == b"":
+                        open_.remove(s)
+                except (ConnectionResetError, BrokenPipeError):
+                    open_.remove(s)
+                except socket.timeout:
+                    break
+        check(not open_, "%d of 20 silent TLS clients still connected 10 s after a 2 s "
+              "login_timeout" % len(open_))
+        deadline = time.monotonic() + 5
+        while "login timeout" not in proxy.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check(proxy.log_text().count('reason="login timeout"') >= 20,
+              "fewer than 20 'login timeout' closes: %s" % tail(proxy.log_text(), 3))
+    finally:
+        for s in socks:
+            s.close()
+        proxy.stop()
+
+
+def proxy_roundtrip_implicit(env, t):
+    """A download through an implicit FTPS client on t."""
+    name = env.unique("tls-imp-rt")
+    data = os.urandom(77777)
+    t.backend.put_file(name, data)
+    f = ftps_session(env, t, implicit=True)
+    try:
+        check(retr(f, "pub/" + name) == data, "implicit FTPS download differs")
+    finally:
+        ftp_close(f)
