@@ -809,3 +809,49 @@ def proxy_roundtrip_implicit(env, t):
         check(retr(f, "pub/" + name) == data, "implicit FTPS download differs")
     finally:
         ftp_close(f)
+
+
+@test(proxy_only=True)
+def test_tls_versions_and_suites(env):
+    """tls_min_version and tls_ciphersuites of a listener take effect: a
+    TLS 1.2-only client is refused where TLS 1.3 is the minimum and served
+    where the default (TLS 1.2) applies; the TLS 1.3 suite configured is
+    the one negotiated."""
+    proxy, ts = tlsfix.start_tls_proxy(env, "tlsver", {
+        "v13": ("vstls", tlsfix.listener_keys(env, "required", tls_min_version="TLSv1.3",
+                                               tls_ciphersuites="TLS_CHACHA20_POLY1305_SHA256"),
+                tlsfix.backend_keys(env)),
+        "dflt": ("vstls", tlsfix.listener_keys(env, "required"), tlsfix.backend_keys(env))})
+
+    def login(t, max12):
+        ctx = tlsfix.client_context(env)
+        if max12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        f = FTPS(context=ctx, timeout=10)
+        f.connect(t.host, t.port)
+        f.auth()
+        ftplib.FTP.login(f, t.user, t.password)
+        return f
+
+    try:
+        refused = False
+        try:
+            ftp_close(login(ts["v13"], True))
+        except (ssl.SSLError, OSError, EOFError, ftplib.Error):
+            refused = True
+        check(refused, "a TLS 1.2 client was served with tls_min_version = TLSv1.3")
+        f = login(ts["v13"], False)
+        try:
+            got = (f.sock.version(), f.sock.cipher()[0])
+            check(got == ("TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256"),
+                  "negotiated %r, want TLS 1.3 with the configured suite" % (got,))
+        finally:
+            ftp_close(f)
+        f = login(ts["dflt"], True)
+        try:
+            check(f.sock.version() == "TLSv1.2", "default listener: %s" % f.sock.version())
+            check("ECDHE" in f.sock.cipher()[0], "TLS 1.2 without ECDHE: %s" % f.sock.cipher()[0])
+        finally:
+            ftp_close(f)
+    finally:
+        proxy.stop()
