@@ -18,6 +18,7 @@ import ftplib
 import io
 import os
 import re
+import shutil
 import socket
 import ssl
 import time
@@ -863,7 +864,6 @@ def test_tls_certificate_rotation_on_sighup(env):
     certificate (the master reads key files; sessions never do).  A reload
     whose key file is unreadable fails, is logged, and the running
     certificate keeps serving."""
-    import shutil
     import signal
     p = pki(env)
     d = os.path.join(env.tmp, "rot")
@@ -920,3 +920,30 @@ def test_tls_certificate_rotation_on_sighup(env):
         check(issuer_seen(p.wrong_ca), "after a failed reload the running certificate stopped")
     finally:
         proxy.stop()
+
+
+@test()
+def test_tls_big_reply_on_protected_control(env):
+    """A multi-line reply of about 150 KB (STAT of a big directory) crosses
+    the TLS control connections whole, many records each way, and the
+    session goes on."""
+    t = tls_target(env, "req")
+    sub = env.unique("tls-statdir")
+    d = os.path.join(t.backend.pub_dir, sub)
+    os.makedirs(d)
+    names = ["file-%05d-%s" % (i, "x" * 40) for i in range(2000)]
+    for n in names:
+        open(os.path.join(d, n), "w").close()
+    os.chmod(d, 0o755)
+    f = ftps_session(env, t)
+    try:
+        reply = f.sendcmd("STAT pub/" + sub)
+        check(reply.startswith("213") and len(reply) > 100000,
+              "STAT reply: %d bytes, starts %r" % (len(reply), reply[:40]))
+        missing = [n for n in names if n not in reply]
+        check(not missing, "%d of 2000 names missing from the STAT reply, e.g. %r"
+              % (len(missing), missing[:2]))
+        check(f.sendcmd("NOOP").startswith("200"), "NOOP after the big reply")
+    finally:
+        ftp_close(f)
+        shutil.rmtree(d, ignore_errors=True)
