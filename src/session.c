@@ -178,6 +178,23 @@ static int session_init(struct fg_session *s, const struct fg_config *cfg,
 	return 0;
 }
 
+/* Before each poll of the loop: end the session on SIGTERM, take in what
+ * TLS holds decrypted, and say which events each socket waits for. */
+static void before_poll(struct fg_session *s)
+{
+	if (fg_session_stop)
+		fg_session_close(s, "ftpgate is shutting down",
+				 "421 Service not available, closing control connection.");
+	fg_ctrl_pending(s);
+	fg_ctrl_interest(s);
+	fg_data_interest(s);
+}
+
+static void poll_failed(struct fg_session *s)
+{
+	fg_session_close(s, "poll failed", "421 Local error, closing control connection.");
+}
+
 void fg_session_run(const struct fg_config *cfg, const struct fg_listener *lst, int fd)
 {
 	static struct fg_session sess;
@@ -207,16 +224,11 @@ void fg_session_run(const struct fg_config *cfg, const struct fg_listener *lst, 
 	fg_ctrl_start(s);
 
 	for (;;) {
-		if (fg_session_stop)
-			fg_session_close(s, "ftpgate is shutting down",
-					 "421 Service not available, closing control connection.");
-		fg_ctrl_pending(s);
-		fg_ctrl_interest(s);
-		fg_data_interest(s);
+		before_poll(s);
 		/* What changed this round becomes visible to the master. */
 		fg_sb_update(s);
 		if (fg_loop_once(&s->loop, -1) < 0)
-			fg_session_close(s, "poll failed", "421 Local error, closing control connection.");
+			poll_failed(s);
 	}
 }
 
@@ -273,16 +285,11 @@ int fg_session_fuzz_step(struct fg_session *s)
 		fuzz_jmp = NULL;
 		return -1;
 	}
-	if (fg_session_stop)
-		fg_session_close(s, "ftpgate is shutting down",
-				 "421 Service not available, closing control connection.");
-	fg_ctrl_pending(s);
-	fg_ctrl_interest(s);
-	fg_data_interest(s);
+	before_poll(s);
 	if (fuzz_ready(s)) {
 		busy = 1;
 		if (fg_loop_once(&s->loop, 0) < 0)
-			fg_session_close(s, "poll failed", "421 Local error, closing control connection.");
+			poll_failed(s);
 	}
 	fuzz_jmp = NULL;
 	return busy;
