@@ -678,11 +678,13 @@ static void forward_feat(struct fg_session *s)
 		add[k++] = "EPRT";
 	if (fg_policy_verb_allowed(pol, "EPSV", NULL))
 		add[k++] = "EPSV";
-	if (s->lst->tls != FG_TLS_OFF) {
+	if (s->lst->tls != FG_TLS_OFF && fg_policy_verb_allowed(pol, "AUTH", NULL)) {
 		/* Ours, whatever the backend offers on its own leg. */
 		add[k++] = "AUTH TLS";
-		add[k++] = "PBSZ";
-		add[k++] = "PROT";
+		if (fg_policy_verb_allowed(pol, "PBSZ", NULL))
+			add[k++] = "PBSZ";
+		if (fg_policy_verb_allowed(pol, "PROT", NULL))
+			add[k++] = "PROT";
 	}
 	add[k] = NULL;
 	if (fg_reply_adjust_feat(fg_buf_ptr(&s->reply.text), fg_buf_len(&s->reply.text),

@@ -947,3 +947,30 @@ def test_tls_big_reply_on_protected_control(env):
     finally:
         ftp_close(f)
         shutil.rmtree(d, ignore_errors=True)
+
+
+@test(proxy_only=True)
+def test_tls_feat_follows_policy(env):
+    """A listener whose policy refuses AUTH offers no AUTH TLS in FEAT and
+    answers AUTH with the policy's 502 (TLS stays off for its clients)."""
+    proxy, ts = tlsfix.start_tls_proxy(env, "tlspol", {
+        "pol": ("vstls", tlsfix.listener_keys(env, "explicit", deny_commands="AUTH"),
+                tlsfix.backend_keys(env))})
+    try:
+        t = ts["pol"]
+        f = ftplib.FTP()
+        f.connect(t.host, t.port, timeout=10)
+        try:
+            feat = f.sendcmd("FEAT")
+            check("AUTH" not in feat and "PBSZ" not in feat,
+                  "FEAT offers what the policy refuses: %r" % feat)
+            check("EPSV" in feat, "FEAT lost its other features: %r" % feat)
+            try:
+                r = f.sendcmd("AUTH TLS")
+            except ftplib.error_perm as e:
+                r = str(e)
+            check(r.startswith("502"), "AUTH TLS under a policy that refuses it: %r" % r)
+        finally:
+            ftp_close(f)
+    finally:
+        proxy.stop()
