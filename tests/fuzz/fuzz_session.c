@@ -94,6 +94,12 @@
 #include "session.h"
 #include "ftp/addr.h"
 #include "ftp/reply.h"
+#ifdef FUZZ_TLS
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include "tls/tls.h"
+#endif
 
 #include "banned.h"
 
@@ -189,6 +195,7 @@ static struct {
 	/* client side: the reply stream it received */
 	struct fg_reply_reader creply;
 	bool creply_partial;       /* bytes of an unfinished reply are held */
+	bool client_tls;           /* the client got a 234: TLS bytes follow, not replies */
 	uint16_t pasv_port;        /* port of the last passive reply (0: none) */
 	uint16_t owned[MAX_OWNED_PORTS];
 	unsigned n_owned;
@@ -320,12 +327,61 @@ static int bound_socket(const struct fg_sockaddr *a, int backlog, uint16_t *port
 	return fd;
 }
 
+#ifdef FUZZ_TLS
+/* fuzz_session_tls: the listener offers TLS (explicit, or required when
+ * the input has F_SMALL), with a throwaway self-signed certificate written
+ * once at start.  The harness's client never completes a handshake: after
+ * AUTH TLS its bytes are handshake garbage.  What this covers is the
+ * command side of FTPS (the gate of a required listener, AUTH and what
+ * was pipelined behind it, PBSZ, PROT, CCC, FEAT) and a session that
+ * fails its handshake. */
+static char tls_dir[] = "/tmp/fuzz_session_tls.XXXXXX";
+static char tls_cert[sizeof(tls_dir) + 16], tls_key[sizeof(tls_dir) + 16];
+
+static void tls_files(void)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	FILE *fc, *fk;
+
+	if (!key || !x || !mkdtemp(tls_dir))
+		abort();
+	(void)snprintf(tls_cert, sizeof(tls_cert), "%s/cert.pem", tls_dir);
+	(void)snprintf(tls_key, sizeof(tls_key), "%s/key.pem", tls_dir);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"fuzz", -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	if (!X509_sign(x, key, EVP_sha256()))
+		abort();
+	fc = fopen(tls_cert, "w");
+	fk = fopen(tls_key, "w");
+	if (!fc || !fk || !PEM_write_X509(fc, x) || !PEM_write_PrivateKey(fk, key, NULL, NULL, 0, NULL, NULL))
+		abort();
+	fclose(fc);
+	fclose(fk);
+	X509_free(x);
+	EVP_PKEY_free(key);
+}
+
+static void tls_files_remove(void)
+{
+	unlink(tls_cert);
+	unlink(tls_key);
+	rmdir(tls_dir);
+}
+#endif
+
 /* Set up the addresses, listeners and configuration of one family. */
 static void family_init(struct family *f, int af)
 {
 	const char *hosts4[] = {"127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13"};
 	struct fg_sockaddr *addrs[] = {&f->proxy, &f->client, &f->backend, &f->thief};
-	char text[1024], b[FG_ADDRSTRLEN], p[FG_ADDRSTRLEN];
+	char text[2048], b[FG_ADDRSTRLEN], p[FG_ADDRSTRLEN];
 	FILE *errs = fopen("/dev/null", "w");
 	unsigned i;
 	int n;
@@ -359,12 +415,23 @@ static void family_init(struct family *f, int af)
 	n = snprintf(text, sizeof(text),
 		     "[global]\nconnect_timeout = 60\nidle_timeout = 60\ndata_timeout = 60\n"
 		     "[listener fuzz]\nlisten = %s\nbackend = b\npassive_ports = %d-%d\n"
+#ifdef FUZZ_TLS
+		     "tls = explicit\ntls_cert = %s\ntls_key = %s\n"
+#endif
 		     "[backend b]\nservers = %s\n",
-		     p, PASV_LO, PASV_HI, b);
+		     p, PASV_LO, PASV_HI,
+#ifdef FUZZ_TLS
+		     tls_cert, tls_key,
+#endif
+		     b);
 	if (n < 0 || (size_t)n >= sizeof(text) || !errs)
 		abort();
 	if (fg_config_load_string(&f->cfg, "fuzz.conf", text, (size_t)n, errs) != 0)
 		abort();
+#ifdef FUZZ_TLS
+	if (fg_tls_config_build(&f->cfg, errs) != 0 || !f->cfg.listeners[0].tls_ctx)
+		abort();
+#endif
 	fclose(errs);
 	if (f->cfg.n_listeners != 1 || f->cfg.n_backends != 1)
 		abort();
@@ -385,6 +452,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	__sanitizer_symbolize_pc((void *)(uintptr_t)&LLVMFuzzerTestOneInput, "%p %F %L", sym, sizeof(sym));
 	/* splice() to a closed socket raises SIGPIPE (the daemon ignores it). */
 	signal(SIGPIPE, SIG_IGN);
+#ifdef FUZZ_TLS
+	tls_files();
+	atexit(tls_files_remove);
+#endif
 	family_init(&fam4, AF_INET);
 	family_init(&fam6, AF_INET6);
 	if (fg_reply_reader_init(&H.creply) < 0 || fg_reply_reader_init(&H.bsent) < 0)
@@ -546,7 +617,7 @@ static void trace(const char *who, const uint8_t *p, size_t n)
 static void client_got(const uint8_t *p, size_t n)
 {
 	trace("client got", p, n);
-	while (n > 0) {
+	while (n > 0 && !H.client_tls) {
 		size_t used = 0;
 		enum fg_reply_status st = fg_reply_feed(&H.creply, (const char *)p, n, &used);
 
@@ -559,6 +630,8 @@ static void client_got(const uint8_t *p, size_t n)
 		if (st == FG_REPLY_DONE) {
 			H.creply_partial = false;
 			client_reply(fg_buf_ptr(&H.creply.text), fg_buf_len(&H.creply.text), H.creply.code);
+			/* After a 234 the session speaks TLS (fuzz_session_tls). */
+			H.client_tls = H.creply.code == 234;
 		} else {
 			H.creply_partial = true;
 		}
@@ -1057,6 +1130,9 @@ static bool start(uint8_t flags)
 	int cfd, sfd, small = 4096;
 
 	f->cfg.relay_splice = (flags & F_SPLICE) != 0;
+#ifdef FUZZ_TLS
+	lst->tls = flags & F_SMALL ? FG_TLS_REQUIRED : FG_TLS_EXPLICIT;
+#endif
 	if (flags & F_BANNER)
 		(void)snprintf(lst->banner, sizeof(lst->banner), "ftpgate fuzz gateway ready");
 	else
@@ -1218,6 +1294,7 @@ static void reset(uint8_t flags)
 	H.bsent.text = bt;
 	fg_buf_clear(&H.bsent.text);
 	H.creply_partial = false;
+	H.client_tls = false;
 	H.pasv_port = 0;
 	H.n_owned = 0;
 	H.bsent_broken = false;

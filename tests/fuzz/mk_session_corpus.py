@@ -6,7 +6,10 @@ comment at the top of fuzz_session.c): a flags byte, then records.  The
 canned command and reply tables are read from fuzz_session.c itself, so the
 seeds follow the harness when the tables change.
 
-    tests/fuzz/mk_session_corpus.py [OUTDIR]
+    tests/fuzz/mk_session_corpus.py [OUTDIR [TLS_OUTDIR]]
+
+TLS_OUTDIR (default corpus/fuzz_session_tls) gets the seeds of
+fuzz_session_tls.
 """
 import os
 import re
@@ -199,12 +202,33 @@ def seeds():
     return s
 
 
+def tls_seeds():
+    """Seeds of fuzz_session_tls (a TLS listener; SMALL makes it required)."""
+    hello = bytes.fromhex("160301002e0100002a0303") + b"\x00" * 32 + bytes.fromhex("0000020013")
+    s = {}
+    s["feat_auth"] = (Script().r("220 fake ready").c("FEAT")
+                      .r("211-Features:\r\n EPSV\r\n EPRT\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n MDTM\r\n SIZE\r\n211 End")
+                      .c("PBSZ 0").c("PROT P").c("AUTH TLS").cs(hello))
+    s["required_gate"] = (Script(SMALL).r("220 fake ready").c("USER anonymous").c("PASV")
+                          .c("SYST").r("215 UNIX Type: L8").c("AUTH TLS").cs(b"garbage\r\n"))
+    s["auth_pipelined"] = (Script().r("220 fake ready")
+                           .cs(b"AUTH TLS\r\nUSER anonymous\r\nPASS secret\r\n"))
+    s["plain_session_then_auth"] = (Script().login().c("EPSV").r("{229}").op("C_DCONNECT")
+                                    .c("RETR file").r("150 opening data connection")
+                                    .raw("B_DSEND", b"data" * 10).op("B_DSHUT")
+                                    .r("226 transfer complete").c("REIN").r("220 fake ready")
+                                    .cs(b"CCC\r\nPROT C\r\nAUTH SSL\r\n").op("C_SHUT"))
+    return s
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus", "fuzz_session")
-    os.makedirs(out, exist_ok=True)
-    for name, script in seeds().items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(bytes(script.b))
+    tls_out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "corpus", "fuzz_session_tls")
+    for d, table in ((out, seeds()), (tls_out, tls_seeds())):
+        os.makedirs(d, exist_ok=True)
+        for name, script in table.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(bytes(script.b))
 
 
 if __name__ == "__main__":
