@@ -26,7 +26,7 @@ import time
 import tlsfix
 from itest import (MiB, RawReplies, Skip, check, curl_ok, curl_mode, file_sha256, ftp_close,
                    ftp_session, lftp, raw_cmd, register, retr, run, session_events, sha256, tail,
-                   test)
+                   test, wait_for)
 from tlsfix import FTPS, ftps_session, pki, tls_target
 
 TLS13 = "TLSv1.3"
@@ -424,11 +424,8 @@ def test_tls_backend_wrong_cert(env):
               % [r[:50] for r in replies])
         check(not any(r.startswith("230") or r.startswith("331") for r in replies),
               "a login went ahead: %r" % [r[:50] for r in replies])
-        deadline = time.monotonic() + 5
-        while "certificate verify failed" not in proxy.log_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        check("certificate verify failed" in proxy.log_text(),
-              "no 'certificate verify failed' in the proxy log: %s" % tail(proxy.log_text(), 4))
+        wait_for("no 'certificate verify failed' in the proxy log",
+                 lambda: "certificate verify failed" in proxy.log_text())
         name = env.unique("noverify")
         data = os.urandom(5000)
         bad.put_file(name, data)
@@ -726,11 +723,8 @@ def test_tls_backend_server_name(env):
         check(any(r.startswith("421") for r in replies) and
               not any(r.startswith("230") or r.startswith("331") for r in replies),
               "a name the certificate lacks: %r" % [r[:50] for r in replies])
-        deadline = time.monotonic() + 5
-        while "hostname mismatch" not in proxy.log_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        check("hostname mismatch" in proxy.log_text(),
-              "no 'hostname mismatch' in the log: %s" % tail(proxy.log_text(), 4))
+        wait_for("no 'hostname mismatch' in the proxy log",
+                 lambda: "hostname mismatch" in proxy.log_text())
     finally:
         proxy.stop()
 
@@ -789,11 +783,8 @@ def test_tls_silent_clients_on_implicit_port(env):
                     break
         check(not open_, "%d of 20 silent TLS clients still connected 10 s after a 2 s "
               "login_timeout" % len(open_))
-        deadline = time.monotonic() + 5
-        while "login timeout" not in proxy.log_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        check(proxy.log_text().count('reason="login timeout"') >= 20,
-              "fewer than 20 'login timeout' closes: %s" % tail(proxy.log_text(), 3))
+        wait_for("fewer than 20 'login timeout' closes in the proxy log",
+                 lambda: proxy.log_text().count('reason="login timeout"') >= 20)
     finally:
         for s in socks:
             s.close()
