@@ -34,9 +34,15 @@
 #define FG_CTRL_INBUF (16 * 1024)
 #define FG_CTRL_OUTBUF (FG_MAX_REPLY_BYTES + 4096)
 
-/* Data relay: the copy buffer of a transfer, and the pipe size requested
- * with F_SETPIPE_SZ for data_relay = splice (the kernel may give less). */
-#define FG_COPY_BUF (1024 * 1024)
+/* Data relay: the copy buffer of a plain transfer, the buffer of a TLS
+ * transfer, and the pipe size requested with F_SETPIPE_SZ for data_relay =
+ * splice (the kernel may give less).  The copy buffer is big because one
+ * read(2) then takes in what a fast sender queued: 4 MiB cut RETR CPU by
+ * about a quarter against 1 MiB, and 256 KiB raised it by half
+ * (doc/PERFORMANCE.md).  Only the pages a transfer fills become resident:
+ * a slow client's transfer never fills more than its socket held. */
+#define FG_COPY_BUF (4 * 1024 * 1024)
+#define FG_TLS_BUF (1024 * 1024)
 #define FG_PIPE_SIZE (1024 * 1024)
 
 /* A fast sender (one read of at least FG_BATCH_TRIGGER bytes) gets its

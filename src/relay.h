@@ -2,7 +2,7 @@
  *
  * A pump moves one direction of a data connection, from src to dst, in
  * one of two ways:
- *  - copy: read(2)/write(2) through one fixed buffer (FG_COPY_BUF).  The
+ *  - copy: read(2)/write(2) through one fixed buffer (FG_COPY_BUF, 4 MiB).  The
  *    default: measured on loopback it costs about half the CPU per GiB of
  *    splice and moves more bytes per second (see doc/PERFORMANCE.md),
  *    because the kernel sends big linear segments instead of re-sending

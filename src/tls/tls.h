@@ -292,7 +292,7 @@ void fg_tls_free(struct fg_tls *t);
 /* ---- the buffered TLS pump ------------------------------------------------- */
 
 /* One direction of a data connection, src -> dst, each leg plain (tls
- * NULL) or TLS (handshake done), through one fixed buffer of FG_COPY_BUF
+ * NULL) or TLS (handshake done), through one fixed buffer of FG_TLS_BUF
  * bytes; a full buffer is the back-pressure on src.  fg_tls_pump_run()
  * returns the statuses of fg_pump_run():
  *  - DONE only when src ended cleanly (plain: EOF; TLS: close_notify),

@@ -13,7 +13,7 @@
 
 /* Bytes read from src in one fg_tls_pump_run(): enough for big batches,
  * small enough that one transfer does not starve the control legs. */
-#define FG_TLS_PUMP_BUDGET (2 * FG_COPY_BUF)
+#define FG_TLS_PUMP_BUDGET (2 * FG_TLS_BUF)
 
 /* Reverse-direction reads from a TLS dst per run (tickets, alerts). */
 #define FG_TLS_PUMP_REVERSE_READS 8
@@ -32,8 +32,8 @@ int fg_tls_pump_init(struct fg_tls_pump *p, int src, struct fg_tls *src_tls,
 	 * server's close_notify so that unread tickets never turn the close
 	 * into a RST (FIELD-NOTES, TLS). */
 	p->await_peer_close = dst_tls && !dst_tls->server;
-	p->buf = malloc(FG_COPY_BUF);
-	p->cap = FG_COPY_BUF;
+	p->buf = malloc(FG_TLS_BUF);
+	p->cap = FG_TLS_BUF;
 	return p->buf ? 0 : -1;
 }
 
