@@ -976,8 +976,6 @@ static void on_backend(struct fg_io *io, short rev)
 		if (!ctl_handshake(s, false))
 			return;
 		backend_tls_ready(s);
-		/* Records may have come with the last handshake message. */
-		rev |= POLLIN | POLLOUT;
 	}
 	/* A TLS call may wait for the other event than its own direction's:
 	 * on any event, try both (a call that cannot proceed returns WANT). */
@@ -1011,8 +1009,10 @@ static void on_client(struct fg_io *io, short rev)
 	if (s->ctls_on && !s->ctls.handshake_done) {
 		if (!ctl_handshake(s, true))
 			return;
-		rev |= POLLIN | POLLOUT;
 	}
+	/* Records may have come with the last handshake message, and a TLS
+	 * call may wait for the other event than its own direction's: try
+	 * both (a call that cannot proceed returns WANT). */
 	if (s->ctls_on)
 		rev |= POLLIN | POLLOUT;
 	if ((rev & POLLOUT) && fg_buf_len(&s->c_out) > 0) {

@@ -68,12 +68,7 @@ static void end_linger(struct fg_session *s)
 	if (!s->lbd.added)
 		return;
 	fg_tls_free(&s->lbdt);
-	if (s->lbd_reset) {
-		struct linger lg = {1, 0};
-		(void)setsockopt(s->lbd.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
-	close(s->lbd.fd);
-	fg_io_del(&s->loop, &s->lbd);
+	close_leg(s, &s->lbd, s->lbd_reset);
 	fg_timer_stop(&s->loop, &s->t_linger);
 }
 
@@ -131,13 +126,24 @@ static void close_all(struct fg_session *s, bool reset)
 	close_leg(s, &s->bd, reset);
 }
 
+/* The fields both pumps have, from the one this transfer uses. */
+static uint64_t pump_bytes(const struct fg_session *s)
+{
+	return s->tls_pump ? s->tpump.bytes : s->pump.bytes;
+}
+
+static size_t pump_held(const struct fg_session *s)
+{
+	return s->tls_pump ? s->tpump.held : s->pump.held;
+}
+
 void fg_data_account(struct fg_session *s)
 {
 	uint64_t bytes;
 
 	if (!s->pump_started)
 		return;
-	bytes = s->tls_pump ? s->tpump.bytes : s->pump.bytes;
+	bytes = pump_bytes(s);
 	s->xfer_bytes = bytes;
 	if (s->xfer_upload)
 		s->bytes_up += bytes;
@@ -190,27 +196,14 @@ static void leg_failed(struct fg_session *s, const char *what, int err, const ch
 
 static void run_pump(struct fg_session *s)
 {
-	bool tls = s->tls_pump;
-	uint64_t before = tls ? s->tpump.bytes : s->pump.bytes;
-	size_t before_held = tls ? s->tpump.held : s->pump.held;
-	enum fg_pump_status st = tls ? fg_tls_pump_run(&s->tpump) : fg_pump_run(&s->pump);
+	uint64_t before = pump_bytes(s);
+	size_t before_held = pump_held(s);
+	enum fg_pump_status st = s->tls_pump ? fg_tls_pump_run(&s->tpump) : fg_pump_run(&s->pump);
 
-	if ((tls ? s->tpump.bytes : s->pump.bytes) != before ||
-	    (tls ? s->tpump.held : s->pump.held) != before_held)
+	if (pump_bytes(s) != before || pump_held(s) != before_held)
 		fg_timer_set(&s->loop, &s->t_data, (uint64_t)s->cfg->data_timeout * 1000);
-	if (tls) {
-		/* (No low-water batching: OpenSSL reads record by record.) */
-		if (st == FG_PUMP_DONE) {
-			legs_finished(s, false);
-		} else if (st == FG_PUMP_ERROR) {
-			bool client_side = (s->tpump.error_at_dst == !s->xfer_upload);
-			fg_log(LOG_NOTICE, "TLS data leg: %s", s->tpump.why ? s->tpump.why : "failed");
-			leg_failed(s, client_side ? "client data connection" : "backend data connection",
-				   s->tpump.error, "426 Connection closed; transfer aborted.");
-		}
-		return;
-	}
-	if (st == FG_PUMP_AGAIN && !s->batching && s->pump.max_read >= FG_BATCH_TRIGGER) {
+	/* (Plain pumps only: OpenSSL reads record by record anyway.) */
+	if (!s->tls_pump && st == FG_PUMP_AGAIN && !s->batching && s->pump.max_read >= FG_BATCH_TRIGGER) {
 		/* A fast sender: wake up per big batch, not per segment.  Fewer,
 		 * larger splices cost much less CPU per GiB. */
 		int lowat = FG_BATCH_LOWAT;
@@ -220,12 +213,18 @@ static void run_pump(struct fg_session *s)
 		}
 	}
 	if (st == FG_PUMP_DONE) {
-		/* Every byte is in dst's socket; close() sends it, then FIN. */
+		/* Every byte is in dst's socket (and, for TLS, our close_notify);
+		 * close() sends it, then FIN. */
 		legs_finished(s, false);
 	} else if (st == FG_PUMP_ERROR) {
-		bool client_side = (s->pump.error_at_dst == !s->xfer_upload);
+		bool at_dst = s->tls_pump ? s->tpump.error_at_dst : s->pump.error_at_dst;
+		bool client_side = (at_dst == !s->xfer_upload);
+
+		if (s->tls_pump)
+			fg_log(LOG_NOTICE, "TLS data leg: %s", s->tpump.why ? s->tpump.why : "failed");
 		leg_failed(s, client_side ? "client data connection" : "backend data connection",
-			   s->pump.error, "426 Connection closed; transfer aborted.");
+			   s->tls_pump ? s->tpump.error : s->pump.error,
+			   "426 Connection closed; transfer aborted.");
 	}
 }
 
