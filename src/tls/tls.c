@@ -227,6 +227,27 @@ static int load_ca(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* A context of method m with the settings both sides share (ctx_common);
+ * NULL with a message in err ("what: reasons" when it cannot be made). */
+static SSL_CTX *ctx_new(const SSL_METHOD *m, const char *what, int min_version, int max_version,
+			const char *ciphers, const char *suites, bool ktls, char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(m);
+	if (!ctx) {
+		ctx_error(err, errlen, what, NULL);
+		return NULL;
+	}
+	if (ctx_common(ctx, min_version, max_version, ciphers, suites, ktls, err, errlen) < 0) {
+		SSL_CTX_free(ctx);
+		ERR_clear_error();
+		return NULL;
+	}
+	return ctx;
+}
+
 SSL_CTX *fg_tls_server_ctx_new(const struct fg_tls_server_opts *o, char *err, size_t errlen)
 {
 	static const unsigned char sid_ctx[] = "ftpgate";
@@ -244,15 +265,11 @@ SSL_CTX *fg_tls_server_ctx_new(const struct fg_tls_server_opts *o, char *err, si
 			(void)snprintf(err, errlen, "verifying client certificates needs a CA file");
 		return NULL;
 	}
-	ERR_clear_error();
-	ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx) {
-		ctx_error(err, errlen, "cannot create TLS server context", NULL);
+	ctx = ctx_new(TLS_server_method(), "cannot create TLS server context", o->min_version,
+		      o->max_version, o->ciphers, o->ciphersuites, o->ktls, err, errlen);
+	if (!ctx)
 		return NULL;
-	}
-	if (ctx_common(ctx, o->min_version, o->max_version, o->ciphers, o->ciphersuites, o->ktls,
-		       err, errlen) < 0 ||
-	    load_identity(ctx, o->cert_chain, o->key, err, errlen) < 0)
+	if (load_identity(ctx, o->cert_chain, o->key, err, errlen) < 0)
 		goto fail;
 	/* Resumption on: FTPS data connections resume the control session.
 	 * Each connection overrides this context with its own (tls.h). */
@@ -312,15 +329,10 @@ SSL_CTX *fg_tls_client_ctx_new(const struct fg_tls_client_opts *o, char *err, si
 			(void)snprintf(err, errlen, "a client certificate needs its key, and a key its certificate");
 		return NULL;
 	}
-	ERR_clear_error();
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx) {
-		ctx_error(err, errlen, "cannot create TLS client context", NULL);
+	ctx = ctx_new(TLS_client_method(), "cannot create TLS client context", o->min_version,
+		      o->max_version, o->ciphers, o->ciphersuites, o->ktls, err, errlen);
+	if (!ctx)
 		return NULL;
-	}
-	if (ctx_common(ctx, o->min_version, o->max_version, o->ciphers, o->ciphersuites, o->ktls,
-		       err, errlen) < 0)
-		goto fail;
 	if (o->cert && load_identity(ctx, o->cert, o->key, err, errlen) < 0)
 		goto fail;
 	if (o->no_verify) {
