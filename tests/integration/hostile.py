@@ -21,6 +21,7 @@ import socket
 import time
 
 from itest import (HERE, PYTHON, Failure, Proxy, free_port, free_port_range, host_url,
+                   proc_children,
                    read_tail, spawn, stop_proc)
 
 
@@ -313,15 +314,4 @@ def rss_kib(pid):
 
 def zombies(ppid):
     """Children of ppid in state Z."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == ppid and fields[0] == "Z":
-            out.append(int(d))
-    return out
+    return proc_children(ppid, zombies=True)

@@ -1347,7 +1347,8 @@ def test_sigterm_drains(env):
 # the master (ppid == master pid) that hold a TCP socket are busy; the idle,
 # pre-forked ones hold only their socketpair to the master.
 
-def proc_children(ppid):
+def proc_children(ppid, zombies=False):
+    """Children of ppid: the live ones, or (zombies=True) those in state Z."""
     kids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -1358,7 +1359,7 @@ def proc_children(ppid):
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()  # the name may hold spaces
-        if int(fields[1]) == ppid and fields[0] != "Z":
+        if int(fields[1]) == ppid and (fields[0] == "Z") == zombies:
             kids.append(int(d))
     return sorted(kids)
 
