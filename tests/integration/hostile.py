@@ -21,8 +21,7 @@ import socket
 import time
 
 from itest import (HERE, PYTHON, Failure, Proxy, free_port, free_port_range, host_url,
-                   proc_children,
-                   read_tail, spawn, stop_proc)
+                   proc_children, read_tail, spawn, stop_proc)
 
 
 # --------------------------------------------------------------------------
