@@ -287,6 +287,26 @@ static bool connect_pair(struct fg_tls *srv, SSL_CTX *sctx, struct fg_tls *cli, 
 	return handshake_pair(srv, cli);
 }
 
+/* A data connection on a fresh socketpair: server ds for control cs,
+ * client dc resuming control cc.  Returns the handshake result. */
+static bool data_pair(struct fg_tls *ds, SSL_CTX *sctx, const struct fg_tls *cs, struct fg_tls *dc,
+		      SSL_CTX *cctx, const struct fg_tls *cc, int fds[2])
+{
+	unix_pair(fds);
+	ck_assert_msg(fg_tls_start_data(ds, sctx, fds[1], cs) == 0, "%s", ds->err);
+	ck_assert_msg(fg_tls_start_data(dc, cctx, fds[0], cc) == 0, "%s", dc->err);
+	return handshake_pair(ds, dc);
+}
+
+/* Free both ends of a connection and close its socketpair. */
+static void close_pair(struct fg_tls *a, struct fg_tls *b, const int fds[2])
+{
+	fg_tls_free(a);
+	fg_tls_free(b);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 /* Write all n bytes to t. */
 static void write_all(struct fg_tls *t, const void *buf, size_t n)
 {
@@ -467,11 +487,8 @@ START_TEST(handshake_data_close)
 	ck_assert(cli.peer_closed);
 	ck_assert_int_eq(fg_tls_await_close(&cli), FG_TLS_OK);
 
-	fg_tls_free(&srv);
-	fg_tls_free(&cli);
+	close_pair(&srv, &cli, fds);
 	fg_tls_free(&cli); /* twice is harmless */
-	close(fds[0]);
-	close(fds[1]);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 }
@@ -497,10 +514,7 @@ START_TEST(await_close)
 	for (i = 0; i < 10 && (st = fg_tls_await_close(&cli)) == FG_TLS_WANT; i++)
 		ck_assert(wait_want(&cli));
 	ck_assert_int_eq(st, FG_TLS_OK);
-	fg_tls_free(&srv);
-	fg_tls_free(&cli);
-	close(fds[0]);
-	close(fds[1]);
+	close_pair(&srv, &cli, fds);
 
 	/* the peer just closes (no close_notify) */
 	unix_pair(fds);
@@ -510,10 +524,7 @@ START_TEST(await_close)
 	for (i = 0; i < 10 && (st = fg_tls_await_close(&cli)) == FG_TLS_WANT; i++)
 		ck_assert(wait_want(&cli));
 	ck_assert_msg(st == FG_TLS_OK, "%s", cli.err);
-	fg_tls_free(&srv);
-	fg_tls_free(&cli);
-	close(fds[0]);
-	close(fds[1]);
+	close_pair(&srv, &cli, fds);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 }
@@ -539,10 +550,7 @@ START_TEST(truncated_stream)
 	ck_assert_msg(contains(srv.err, "without close_notify (truncated)"), "%s", srv.err);
 	/* no close_notify may follow a failure */
 	ck_assert_int_eq(fg_tls_shutdown(&srv), FG_TLS_ERR);
-	fg_tls_free(&srv);
-	fg_tls_free(&cli);
-	close(fds[0]);
-	close(fds[1]);
+	close_pair(&srv, &cli, fds);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 }
@@ -595,10 +603,7 @@ START_TEST(verify)
 			ck_assert_msg(srv.status == FG_TLS_ERR && contains(srv.err, "TLS handshake failed"),
 				      "case %zu server: %s", i, srv.err);
 		}
-		fg_tls_free(&srv);
-		fg_tls_free(&cli);
-		close(fds[0]);
-		close(fds[1]);
+		close_pair(&srv, &cli, fds);
 	}
 	/* Verifying without a host to check is refused up front. */
 	{
@@ -636,18 +641,12 @@ START_TEST(client_cert_required)
 	if (cli.status == FG_TLS_OK)
 		ck_assert_int_eq(read_wait(&cli, buf, sizeof(buf)), -1);
 	ck_assert_int_eq(cli.status, FG_TLS_ERR);
-	fg_tls_free(&srv);
-	fg_tls_free(&cli);
-	close(fds[0]);
-	close(fds[1]);
+	close_pair(&srv, &cli, fds);
 
 	unix_pair(fds);
 	ck_assert_msg(connect_pair(&srv, sctx, &cli, with, fds, NULL, "localhost"), "%s / %s", srv.err, cli.err);
 	ck_assert_ptr_nonnull(SSL_get0_peer_certificate(srv.ssl));
-	fg_tls_free(&srv);
-	fg_tls_free(&cli);
-	close(fds[0]);
-	close(fds[1]);
+	close_pair(&srv, &cli, fds);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(anon);
 	SSL_CTX_free(with);
@@ -674,10 +673,7 @@ static void data_conn(SSL_CTX *sctx, SSL_CTX *cctx, struct fg_tls *cs, struct fg
 	char desc[128], buf[16];
 	int fds[2];
 
-	unix_pair(fds);
-	ck_assert_msg(fg_tls_start_data(&ds, sctx, fds[1], cs) == 0, "%s", ds.err);
-	ck_assert_msg(fg_tls_start_data(&dc, cctx, fds[0], cc) == 0, "%s", dc.err);
-	ck_assert_msg(handshake_pair(&ds, &dc), "%s / %s", ds.err, dc.err);
+	ck_assert_msg(data_pair(&ds, sctx, cs, &dc, cctx, cc, fds), "%s / %s", ds.err, dc.err);
 	ck_assert(fg_tls_session_reused(&ds));
 	ck_assert(fg_tls_session_reused(&dc));
 	ck_assert_msg(fg_tls_data_matches_control(&ds, cs), "%s", ds.err);
@@ -686,10 +682,7 @@ static void data_conn(SSL_CTX *sctx, SSL_CTX *cctx, struct fg_tls *cs, struct fg
 			      contains(desc, "resumed=yes"), "%s", desc);
 	if (abort_it) {
 		write_all(&dc, "da", 2);
-		fg_tls_free(&ds);
-		fg_tls_free(&dc);
-		close(fds[0]);
-		close(fds[1]);
+		close_pair(&ds, &dc, fds);
 		return;
 	}
 	/* an upload: data, close_notify both ways */
@@ -702,10 +695,7 @@ static void data_conn(SSL_CTX *sctx, SSL_CTX *cctx, struct fg_tls *cs, struct fg
 	/* Our server data connections issue no tickets (tls.h). */
 	if (maxv == TLS1_3_VERSION)
 		ck_assert_ptr_null(fg_tls_get_session(&dc));
-	fg_tls_free(&ds);
-	fg_tls_free(&dc);
-	close(fds[0]);
-	close(fds[1]);
+	close_pair(&ds, &dc, fds);
 }
 
 START_TEST(resume_data_from_control)
@@ -736,10 +726,7 @@ START_TEST(resume_data_from_control)
 	data_conn(sctx, cctx, &cs, &cc, maxv, true);
 	data_conn(sctx, cctx, &cs, &cc, maxv, false);
 	ck_assert(SSL_SESSION_is_resumable(fg_tls_get_session(&cc)));
-	fg_tls_free(&cs);
-	fg_tls_free(&cc);
-	close(fds[0]);
-	close(fds[1]);
+	close_pair(&cs, &cc, fds);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 }
@@ -779,10 +766,7 @@ START_TEST(reject_foreign_data)
 	own = dc.session;
 	dc.session = NULL;
 	ck_assert(maxv == TLS1_3_VERSION ? own == NULL : own != NULL);
-	fg_tls_free(&ds);
-	fg_tls_free(&dc);
-	close(fd[0]);
-	close(fd[1]);
+	close_pair(&ds, &dc, fd);
 
 	/* 1b: ... and tries to resume it on the next passive port */
 	if (own) {
@@ -793,49 +777,28 @@ START_TEST(reject_foreign_data)
 		ck_assert(handshake_pair(&ds, &dc));
 		ck_assert(!fg_tls_session_reused(&ds));
 		ck_assert(!fg_tls_data_matches_control(&ds, &cs1));
-		fg_tls_free(&ds);
-		fg_tls_free(&dc);
-		close(fd[0]);
-		close(fd[1]);
+		close_pair(&ds, &dc, fd);
 		SSL_SESSION_free(own);
 	}
 
 	/* 2: control 2's session offered on control 1's data port: OpenSSL
 	 * refuses to resume it (other session id context) */
-	unix_pair(fd);
-	ck_assert_int_eq(fg_tls_start_data(&ds, sctx, fd[1], &cs1), 0);
-	ck_assert_int_eq(fg_tls_start_data(&dc, cctx, fd[0], &cc2), 0);
-	ck_assert(handshake_pair(&ds, &dc));
+	ck_assert(data_pair(&ds, sctx, &cs1, &dc, cctx, &cc2, fd));
 	ck_assert(!fg_tls_session_reused(&ds));
 	ck_assert(!fg_tls_session_reused(&dc));
 	ck_assert(!fg_tls_data_matches_control(&ds, &cs1));
-	fg_tls_free(&ds);
-	fg_tls_free(&dc);
-	close(fd[0]);
-	close(fd[1]);
+	close_pair(&ds, &dc, fd);
 
 	/* 3: control 2's own data connection passes, and is checked against
 	 * control 1 it fails: the check names the control connection */
-	unix_pair(fd);
-	ck_assert_int_eq(fg_tls_start_data(&ds, sctx, fd[1], &cs2), 0);
-	ck_assert_int_eq(fg_tls_start_data(&dc, cctx, fd[0], &cc2), 0);
-	ck_assert(handshake_pair(&ds, &dc));
+	ck_assert(data_pair(&ds, sctx, &cs2, &dc, cctx, &cc2, fd));
 	ck_assert_msg(fg_tls_data_matches_control(&ds, &cs2), "%s", ds.err);
 	ck_assert(!fg_tls_data_matches_control(&ds, &cs1));
 	ck_assert_msg(contains(ds.err, "another control connection"), "%s", ds.err);
-	fg_tls_free(&ds);
-	fg_tls_free(&dc);
-	close(fd[0]);
-	close(fd[1]);
+	close_pair(&ds, &dc, fd);
 
-	fg_tls_free(&cs1);
-	fg_tls_free(&cc1);
-	fg_tls_free(&cs2);
-	fg_tls_free(&cc2);
-	close(f1[0]);
-	close(f1[1]);
-	close(f2[0]);
-	close(f2[1]);
+	close_pair(&cs1, &cc1, f1);
+	close_pair(&cs2, &cc2, f2);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 }
@@ -866,17 +829,11 @@ START_TEST(adopt_data_ticket)
 	ck_assert(fg_tls_adopt_session(&cc, &dc));
 	ck_assert_ptr_null(fg_tls_get_session(&dc));
 	ck_assert(fg_tls_get_session(&cc) != NULL);
-	fg_tls_free(&ds);
-	fg_tls_free(&dc);
-	close(fd[0]);
-	close(fd[1]);
+	close_pair(&ds, &dc, fd);
 
 	/* the adopted ticket resumes the next data connection */
 	data_conn(sctx, cctx, &cs, &cc, TLS1_3_VERSION, false);
-	fg_tls_free(&cs);
-	fg_tls_free(&cc);
-	close(fds[0]);
-	close(fds[1]);
+	close_pair(&cs, &cc, fds);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 }
@@ -1199,10 +1156,7 @@ START_TEST(ktls_optional)
 	ck_assert(memcmp(d, r, n) == 0);
 	fprintf(stderr, "check_tls: ktls: server %s, client %s\n", fg_tls_describe(&srv, desc, sizeof(desc)),
 		fg_tls_ktls_active(&cli) ? "active" : "not active");
-	fg_tls_free(&srv);
-	fg_tls_free(&cli);
-	close(fds[0]);
-	close(fds[1]);
+	close_pair(&srv, &cli, fds);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 	free(d);
