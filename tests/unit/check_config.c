@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "config.h"
 #include "net.h"
+#include "unit_util.h"
 #include "banned.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -18,18 +19,10 @@
 /* The struct is large; one static instance for all tests. */
 static struct fg_config cfg;
 
-/* Load text as "t.conf"; return the error count and the error output
- * (malloc'ed, "" when none) in *out. */
+/* Load text into cfg (unit_util.c). */
 static int load(const char *text, char **out)
 {
-	size_t size = 0;
-	FILE *errs = open_memstream(out, &size);
-	int n;
-
-	ck_assert_ptr_nonnull(errs);
-	n = fg_config_load_string(&cfg, "t.conf", text, strlen(text), errs);
-	fclose(errs);
-	return n;
+	return unit_load_config(&cfg, text, out);
 }
 
 /* A minimal valid file to extend. */

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "policy.h"
+#include "unit_util.h"
 
 #include "banned.h"
 
@@ -442,17 +443,10 @@ END_TEST
 
 static struct fg_config cfg;
 
-/* Load text; return the error count, errors in *out (malloc'ed). */
+/* Load text into cfg (unit_util.c). */
 static int load(const char *text, char **out)
 {
-	size_t size = 0;
-	FILE *errs = open_memstream(out, &size);
-	int n;
-
-	ck_assert_ptr_nonnull(errs);
-	n = fg_config_load_string(&cfg, "t.conf", text, strlen(text), errs);
-	fclose(errs);
-	return n;
+	return unit_load_config(&cfg, text, out);
 }
 
 #define LISTENER "[listener pub]\nlisten = 127.0.0.1:2121\nbackend = in\n"

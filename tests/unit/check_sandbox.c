@@ -37,6 +37,7 @@
 
 #include "config.h"
 #include "privsep.h"
+#include "unit_util.h"
 
 #include "banned.h"
 
@@ -718,41 +719,29 @@ END_TEST
 
 #define LISTENER "[listener l]\nlisten = 127.0.0.1:2121\nbackend = b\n[backend b]\nservers = 127.0.0.1:21\n"
 
-/* Load text; return the number of errors, error text in *out (free it). */
-static int load(struct fg_config *cfg, const char *text, char **out)
-{
-	size_t len = 0;
-	FILE *errs = open_memstream(out, &len);
-	int n;
-
-	ck_assert_ptr_nonnull(errs);
-	n = fg_config_load_string(cfg, "t.conf", text, strlen(text), errs);
-	fclose(errs);
-	return n;
-}
-
 START_TEST(config_keys)
 {
 	static struct fg_config cfg;
 	char *out;
 
-	ck_assert_int_eq(load(&cfg, LISTENER, &out), 0);
+	ck_assert_int_eq(unit_load_config(&cfg, LISTENER, &out), 0);
 	free(out);
 	ck_assert(cfg.sandbox);
 	ck_assert_str_eq(cfg.chroot_dir, FG_CHROOT_DIR);
 
-	ck_assert_int_eq(load(&cfg, "[global]\nsandbox = off\nchroot_dir = /var/empty/ftpgate\n" LISTENER, &out), 0);
+	ck_assert_int_eq(unit_load_config(&cfg, "[global]\nsandbox = off\nchroot_dir = /var/empty/ftpgate\n" LISTENER,
+					  &out), 0);
 	free(out);
 	ck_assert(!cfg.sandbox);
 	ck_assert_str_eq(cfg.chroot_dir, "/var/empty/ftpgate");
 
-	ck_assert_int_eq(load(&cfg, "[global]\nsandbox = maybe\n" LISTENER, &out), 1);
+	ck_assert_int_eq(unit_load_config(&cfg, "[global]\nsandbox = maybe\n" LISTENER, &out), 1);
 	ck_assert_msg(strstr(out, "t.conf:2: bad value 'maybe' for sandbox"), "%s", out);
 	free(out);
-	ck_assert_int_eq(load(&cfg, "[global]\n\nchroot_dir = var/empty\n" LISTENER, &out), 1);
+	ck_assert_int_eq(unit_load_config(&cfg, "[global]\n\nchroot_dir = var/empty\n" LISTENER, &out), 1);
 	ck_assert_msg(strstr(out, "t.conf:3: chroot_dir: want an absolute path"), "%s", out);
 	free(out);
-	ck_assert_int_eq(load(&cfg, "[global]\nchroot_dir =\n" LISTENER, &out), 1);
+	ck_assert_int_eq(unit_load_config(&cfg, "[global]\nchroot_dir =\n" LISTENER, &out), 1);
 	ck_assert_msg(strstr(out, "t.conf:2: chroot_dir: empty path"), "%s", out);
 	free(out);
 }
