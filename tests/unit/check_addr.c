@@ -27,26 +27,30 @@ static char *dup_exact(const char *s, size_t n)
 	return p;
 }
 
+/* PORT and 227 parse to the same thing, and format from it. */
+typedef int v4_parser(const char *s, size_t len, struct sockaddr_in *out);
+typedef int v4_formatter(const struct sockaddr_in *a, char *out, size_t outlen);
+
 /* The parse_* wrappers accept a C string, call the parser on an exact-size
  * heap copy of it (no NUL) and return the parser's result. */
-static int parse_port(const char *s, struct sockaddr_in *out)
+static int parse_v4(v4_parser *parse, const char *s, struct sockaddr_in *out)
 {
 	size_t n = strlen(s);
 	char *p = dup_exact(s, n);
-	int r = fg_addr_parse_port(p, n, out);
+	int r = parse(p, n, out);
 
 	free(p);
 	return r;
 }
 
+static int parse_port(const char *s, struct sockaddr_in *out)
+{
+	return parse_v4(fg_addr_parse_port, s, out);
+}
+
 static int parse_227(const char *s, struct sockaddr_in *out)
 {
-	size_t n = strlen(s);
-	char *p = dup_exact(s, n);
-	int r = fg_addr_parse_227(p, n, out);
-
-	free(p);
-	return r;
+	return parse_v4(fg_addr_parse_227, s, out);
 }
 
 static int parse_eprt(const char *s, struct sockaddr_storage *out,
@@ -81,6 +85,25 @@ static void expect_in(const struct sockaddr_in *a, const char *ip, unsigned port
 	ck_assert_uint_eq(ntohs(a->sin_port), port);
 }
 
+/* Every prefix of in is refused up to its closing paren and accepted
+ * after it; no prefix is read past its length. */
+static void expect_prefixes(const char *in, int (*parse)(const char *s, size_t len))
+{
+	const char *close = strchr(in, ')');
+	size_t n, len = strlen(in);
+
+	for (n = 0; n <= len; n++) {
+		char *p = dup_exact(in, n);
+		int r = parse(p, n);
+
+		free(p);
+		if (n > (size_t)(close - in))
+			ck_assert_msg(r == 0, "len %zu", n);
+		else
+			ck_assert_msg(r == -1, "len %zu", n);
+	}
+}
+
 /* ---- PORT ---------------------------------------------------------- */
 
 struct v4_case {
@@ -88,6 +111,37 @@ struct v4_case {
 	const char *ip;
 	unsigned port;
 };
+
+/* c->in parses to c's address and port. */
+static void expect_v4_ok(v4_parser *parse, const struct v4_case *c)
+{
+	struct sockaddr_in a;
+
+	ck_assert_msg(parse_v4(parse, c->in, &a) == 0, "%s", c->in);
+	expect_in(&a, c->ip, c->port);
+}
+
+/* in is refused. */
+static void expect_v4_bad(v4_parser *parse, const char *in)
+{
+	struct sockaddr_in a;
+
+	memset(&a, 0xa5, sizeof(a));
+	ck_assert_msg(parse_v4(parse, in, &a) == -1, "accepted \"%s\"", in);
+	/* A failed parse leaves *out alone. */
+	ck_assert_uint_eq(a.sin_port, 0xa5a5);
+}
+
+/* in parses and formats back to itself, byte for byte. */
+static void expect_v4_roundtrip(v4_parser *parse, v4_formatter *format, const char *in)
+{
+	struct sockaddr_in a;
+	char buf[128];
+
+	ck_assert_int_eq(parse_v4(parse, in, &a), 0);
+	ck_assert_int_eq(format(&a, buf, sizeof(buf)), (int)strlen(in));
+	ck_assert_str_eq(buf, in);
+}
 
 static const struct v4_case port_ok[] = {
 	{ "10,0,0,5,195,80", "10.0.0.5", 50000 },
@@ -105,10 +159,7 @@ static const struct v4_case port_ok[] = {
 
 START_TEST(t_port_ok)
 {
-	struct sockaddr_in a;
-
-	ck_assert_msg(parse_port(port_ok[_i].in, &a) == 0, "%s", port_ok[_i].in);
-	expect_in(&a, port_ok[_i].ip, port_ok[_i].port);
+	expect_v4_ok(fg_addr_parse_port, &port_ok[_i]);
 }
 END_TEST
 
@@ -148,13 +199,7 @@ static const char *const port_bad[] = {
 
 START_TEST(t_port_bad)
 {
-	struct sockaddr_in a;
-
-	memset(&a, 0xa5, sizeof(a));
-	ck_assert_msg(parse_port(port_bad[_i], &a) == -1, "accepted \"%s\"",
-		      port_bad[_i]);
-	/* A failed parse leaves *out alone. */
-	ck_assert_uint_eq(a.sin_port, 0xa5a5);
+	expect_v4_bad(fg_addr_parse_port, port_bad[_i]);
 }
 END_TEST
 
@@ -204,10 +249,7 @@ static const struct v4_case r227_ok[] = {
 
 START_TEST(t_227_ok)
 {
-	struct sockaddr_in a;
-
-	ck_assert_msg(parse_227(r227_ok[_i].in, &a) == 0, "%s", r227_ok[_i].in);
-	expect_in(&a, r227_ok[_i].ip, r227_ok[_i].port);
+	expect_v4_ok(fg_addr_parse_227, &r227_ok[_i]);
 }
 END_TEST
 
@@ -255,34 +297,22 @@ static const char *const r227_bad[] = {
 
 START_TEST(t_227_bad)
 {
-	struct sockaddr_in a;
-
-	memset(&a, 0xa5, sizeof(a));
-	ck_assert_msg(parse_227(r227_bad[_i], &a) == -1, "accepted \"%s\"",
-		      r227_bad[_i]);
-	ck_assert_uint_eq(a.sin_port, 0xa5a5);
+	expect_v4_bad(fg_addr_parse_227, r227_bad[_i]);
 }
 END_TEST
 
 /* A 227 line cut anywhere before the closing paren is refused, and no
  * prefix is read past its length. */
+static int parse_227_len(const char *s, size_t len)
+{
+	struct sockaddr_in a;
+
+	return fg_addr_parse_227(s, len, &a);
+}
+
 START_TEST(t_227_prefixes)
 {
-	static const char in[] = "227 Entering Passive Mode (10,0,0,5,195,80).\r\n";
-	const char *close = strchr(in, ')');
-	struct sockaddr_in a;
-	size_t n;
-
-	for (n = 0; n <= sizeof(in) - 1; n++) {
-		char *p = dup_exact(in, n);
-		int r = fg_addr_parse_227(p, n, &a);
-
-		free(p);
-		if (n > (size_t)(close - in))
-			ck_assert_msg(r == 0, "len %zu", n);
-		else
-			ck_assert_msg(r == -1, "len %zu", n);
-	}
+	expect_prefixes("227 Entering Passive Mode (10,0,0,5,195,80).\r\n", parse_227_len);
 }
 END_TEST
 
@@ -410,14 +440,19 @@ static const char *const eprt_bad[] = {
 	"|2|0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000|21|",
 };
 
-START_TEST(t_eprt_bad)
+/* EPRT in is refused with want (-1 or -2), *outlen left alone. */
+static void expect_eprt_refused(const char *in, int want)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = 77;
 
-	ck_assert_msg(parse_eprt(eprt_bad[_i], &ss, &sl) == -1, "accepted \"%s\"",
-		      eprt_bad[_i]);
+	ck_assert_msg(parse_eprt(in, &ss, &sl) == want, "\"%s\": want %d", in, want);
 	ck_assert_uint_eq(sl, 77);
+}
+
+START_TEST(t_eprt_bad)
+{
+	expect_eprt_refused(eprt_bad[_i], -1);
 }
 END_TEST
 
@@ -434,12 +469,7 @@ static const char *const eprt_proto[] = {
 
 START_TEST(t_eprt_proto)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = 77;
-
-	ck_assert_msg(parse_eprt(eprt_proto[_i], &ss, &sl) == -2, "%s",
-		      eprt_proto[_i]);
-	ck_assert_uint_eq(sl, 77);
+	expect_eprt_refused(eprt_proto[_i], -2);
 }
 END_TEST
 
@@ -533,23 +563,19 @@ START_TEST(t_229_bad)
 }
 END_TEST
 
+static int parse_229_len(const char *s, size_t len)
+{
+	uint16_t port;
+
+	return fg_addr_parse_229(s, len, &port);
+}
+
 START_TEST(t_229_prefixes)
 {
 	static const char in[] = "229 Entering Extended Passive Mode (|||6446|).\r\n";
-	const char *close = strchr(in, ')');
 	uint16_t port;
-	size_t n;
 
-	for (n = 0; n <= sizeof(in) - 1; n++) {
-		char *p = dup_exact(in, n);
-		int r = fg_addr_parse_229(p, n, &port);
-
-		free(p);
-		if (n > (size_t)(close - in))
-			ck_assert_msg(r == 0, "len %zu", n);
-		else
-			ck_assert_msg(r == -1, "len %zu", n);
-	}
+	expect_prefixes(in, parse_229_len);
 	ck_assert_int_eq(fg_addr_parse_229(NULL, 0, &port), -1);
 	ck_assert_int_eq(fg_addr_parse_229(in, sizeof(in) - 1, NULL), -1);
 }
@@ -691,13 +717,7 @@ static const char *const rt_port[] = {
 
 START_TEST(t_rt_port)
 {
-	struct sockaddr_in a;
-	char buf[64];
-
-	ck_assert_int_eq(parse_port(rt_port[_i], &a), 0);
-	ck_assert_int_eq(fg_addr_format_port(&a, buf, sizeof(buf)),
-			 (int)strlen(rt_port[_i]));
-	ck_assert_str_eq(buf, rt_port[_i]);
+	expect_v4_roundtrip(fg_addr_parse_port, fg_addr_format_port, rt_port[_i]);
 }
 END_TEST
 
@@ -709,13 +729,7 @@ static const char *const rt_227[] = {
 
 START_TEST(t_rt_227)
 {
-	struct sockaddr_in a;
-	char buf[128];
-
-	ck_assert_int_eq(parse_227(rt_227[_i], &a), 0);
-	ck_assert_int_eq(fg_addr_format_227(&a, buf, sizeof(buf)),
-			 (int)strlen(rt_227[_i]));
-	ck_assert_str_eq(buf, rt_227[_i]);
+	expect_v4_roundtrip(fg_addr_parse_227, fg_addr_format_227, rt_227[_i]);
 }
 END_TEST
 
