@@ -185,6 +185,14 @@ static void assert_held(const struct outcome *o, const char *what)
 		      "%s: %s (child status 0x%x)", what, o->why, (unsigned)o->status);
 }
 
+/* run_locked() and assert_held(): the probe found the sandbox as it should. */
+static void run_held(probe_fn probe, void *arg, int *dirfd, const char *what)
+{
+	struct outcome o = run_locked(probe, arg, dirfd);
+
+	assert_held(&o, what);
+}
+
 /* Append "what: refused (strerror)" or note that it succeeded; true when
  * r < 0 and errno is want (0: any errno). */
 static bool refused(char *why, size_t len, const char *what, long r, int want)
@@ -259,9 +267,7 @@ static bool probe_open_passwd(char *why, size_t len, void *arg)
 
 START_TEST(open_etc_passwd)
 {
-	struct outcome o = run_locked(probe_open_passwd, NULL, NULL);
-
-	assert_held(&o, "reading /etc/passwd");
+	run_held(probe_open_passwd, NULL, NULL, "reading /etc/passwd");
 }
 END_TEST
 
@@ -280,9 +286,7 @@ static bool probe_create_in_cwd(char *why, size_t len, void *arg)
 
 START_TEST(create_in_cwd)
 {
-	struct outcome o = run_locked(probe_create_in_cwd, NULL, NULL);
-
-	assert_held(&o, "creating a file in the working directory");
+	run_held(probe_create_in_cwd, NULL, NULL, "creating a file in the working directory");
 	ck_assert_msg(!exists(T.writable, "planted") && !exists(T.root, "planted"),
 		      "a file was created");
 	ck_assert_msg(!exists(T.writable, "escaped-dir"), "a directory was created");
@@ -302,9 +306,8 @@ static bool probe_dirfd_escape(char *why, size_t len, void *arg)
 START_TEST(dirfd_escape)
 {
 	int dfd = -1;
-	struct outcome o = run_locked(probe_dirfd_escape, &dfd, &dfd);
 
-	assert_held(&o, "writing through an inherited directory descriptor");
+	run_held(probe_dirfd_escape, &dfd, &dfd, "writing through an inherited directory descriptor");
 	ck_assert_msg(!exists(T.writable, "escaped"), "a file was created outside the chroot");
 }
 END_TEST
@@ -327,9 +330,7 @@ static bool probe_bind_low_port(char *why, size_t len, void *arg)
 
 START_TEST(bind_low_port)
 {
-	struct outcome o = run_locked(probe_bind_low_port, NULL, NULL);
-
-	assert_held(&o, "binding port 80");
+	run_held(probe_bind_low_port, NULL, NULL, "binding port 80");
 }
 END_TEST
 
@@ -345,10 +346,8 @@ static bool probe_execve(char *why, size_t len, void *arg)
 
 START_TEST(execve_true)
 {
-	struct outcome o = run_locked(probe_execve, NULL, NULL);
-
 	/* A successful execve would exit 0 from /bin/true: not EXPECTED. */
-	assert_held(&o, "execve");
+	run_held(probe_execve, NULL, NULL, "execve");
 }
 END_TEST
 
@@ -374,9 +373,7 @@ static bool probe_fork(char *why, size_t len, void *arg)
 
 START_TEST(fork_refused)
 {
-	struct outcome o = run_locked(probe_fork, NULL, NULL);
-
-	assert_held(&o, "fork");
+	run_held(probe_fork, NULL, NULL, "fork");
 }
 END_TEST
 
@@ -409,9 +406,7 @@ static bool probe_other_doors(char *why, size_t len, void *arg)
 
 START_TEST(other_doors)
 {
-	struct outcome o = run_locked(probe_other_doors, NULL, NULL);
-
-	assert_held(&o, "other system calls");
+	run_held(probe_other_doors, NULL, NULL, "other system calls");
 }
 END_TEST
 
@@ -457,17 +452,22 @@ static bool probe_connect(char *why, size_t len, void *arg)
 	return worked(why, len, "send", send(fd, msg, strlen(msg), MSG_NOSIGNAL));
 }
 
-START_TEST(connect_loopback)
+/* Run probe toward a fresh loopback listener; want must arrive there. */
+static void run_delivers(probe_fn probe, const char *what, const char *want)
 {
 	struct sockaddr_in sin;
 	int lfd = loopback_listener(&sin);
-	struct outcome o = run_locked(probe_connect, &sin, NULL);
 	char got[64];
 
-	assert_held(&o, "connect");
+	run_held(probe, &sin, NULL, what);
 	accept_and_read(lfd, got, sizeof(got));
-	ck_assert_str_eq(got, "hello from the sandbox");
+	ck_assert_str_eq(got, want);
 	close(lfd);
+}
+
+START_TEST(connect_loopback)
+{
+	run_delivers(probe_connect, "connect", "hello from the sandbox");
 }
 END_TEST
 
@@ -499,15 +499,7 @@ static bool probe_splice(char *why, size_t len, void *arg)
 
 START_TEST(pipe_splice)
 {
-	struct sockaddr_in sin;
-	int lfd = loopback_listener(&sin);
-	struct outcome o = run_locked(probe_splice, &sin, NULL);
-	char got[64];
-
-	assert_held(&o, "pipe2 + splice");
-	accept_and_read(lfd, got, sizeof(got));
-	ck_assert_str_eq(got, "spliced through a pipe");
-	close(lfd);
+	run_delivers(probe_splice, "pipe2 + splice", "spliced through a pipe");
 }
 END_TEST
 
@@ -564,9 +556,7 @@ static bool probe_session_calls(char *why, size_t len, void *arg)
 
 START_TEST(session_calls)
 {
-	struct outcome o = run_locked(probe_session_calls, NULL, NULL);
-
-	assert_held(&o, "the calls a session makes");
+	run_held(probe_session_calls, NULL, NULL, "the calls a session makes");
 }
 END_TEST
 
