@@ -18,6 +18,13 @@ static bool holds(const struct fg_buf *b, const char *want)
 	return fg_buf_len(b) == strlen(want) && memcmp(fg_buf_ptr(b), want, strlen(want)) == 0;
 }
 
+/* Init b with capacity cap and append text (which must fit). */
+static void filled(struct fg_buf *b, size_t cap, const char *text)
+{
+	ck_assert_int_eq(fg_buf_init(b, cap), 0);
+	ck_assert_int_eq(fg_buf_append(b, text, strlen(text)), 0);
+}
+
 START_TEST(init_free)
 {
 	struct fg_buf b;
@@ -51,8 +58,7 @@ START_TEST(append_limits)
 {
 	struct fg_buf b;
 
-	ck_assert_int_eq(fg_buf_init(&b, 8), 0);
-	ck_assert_int_eq(fg_buf_append(&b, "abcde", 5), 0);
+	filled(&b, 8, "abcde");
 	ck_assert_int_eq(fg_buf_append(&b, "fghi", 4), -1); /* one over: unchanged */
 	ck_assert(holds(&b, "abcde"));
 	ck_assert_int_eq(fg_buf_append(&b, "fgh", 3), 0); /* exact fit */
@@ -68,8 +74,7 @@ START_TEST(append_size_overflow)
 {
 	struct fg_buf b;
 
-	ck_assert_int_eq(fg_buf_init(&b, 8), 0);
-	ck_assert_int_eq(fg_buf_append(&b, "ab", 2), 0);
+	filled(&b, 8, "ab");
 	ck_assert_int_eq(fg_buf_append(&b, "x", (size_t)-1), -1);
 	ck_assert(holds(&b, "ab"));
 	fg_buf_free(&b);
@@ -80,8 +85,7 @@ START_TEST(consume_compact)
 {
 	struct fg_buf b;
 
-	ck_assert_int_eq(fg_buf_init(&b, 8), 0);
-	ck_assert_int_eq(fg_buf_append(&b, "abcdefgh", 8), 0);
+	filled(&b, 8, "abcdefgh");
 	fg_buf_consume(&b, 3);
 	ck_assert(holds(&b, "defgh"));
 	ck_assert_uint_eq(fg_buf_room(&b), 3);
@@ -120,8 +124,7 @@ START_TEST(printf_after_consume)
 {
 	struct fg_buf b;
 
-	ck_assert_int_eq(fg_buf_init(&b, 8), 0);
-	ck_assert_int_eq(fg_buf_append(&b, "abcdefgh", 8), 0);
+	filled(&b, 8, "abcdefgh");
 	fg_buf_consume(&b, 6);
 	ck_assert_int_eq(fg_buf_printf(&b, "%06d", 7), 0);
 	ck_assert(holds(&b, "gh000007"));
@@ -144,8 +147,7 @@ START_TEST(read_write_fd)
 
 	pair(sv);
 	ck_assert_int_eq(fg_buf_init(&in, 16), 0);
-	ck_assert_int_eq(fg_buf_init(&out, 16), 0);
-	ck_assert_int_eq(fg_buf_append(&out, "hello", 5), 0);
+	filled(&out, 16, "hello");
 	ck_assert_int_eq(fg_buf_write_fd(&out, sv[0]), 5);
 	ck_assert_uint_eq(fg_buf_len(&out), 0);
 	ck_assert_int_eq(fg_buf_write_fd(&out, sv[0]), 0); /* nothing to send */
@@ -221,8 +223,7 @@ START_TEST(write_fd_closed_peer)
 
 	pair(sv);
 	close(sv[1]);
-	ck_assert_int_eq(fg_buf_init(&out, 8), 0);
-	ck_assert_int_eq(fg_buf_append(&out, "x", 1), 0);
+	filled(&out, 8, "x");
 	errno = 0;
 	ck_assert_int_eq(fg_buf_write_fd(&out, sv[0]), -1);
 	ck_assert_int_eq(errno, EPIPE);
