@@ -25,6 +25,17 @@ static int load(const char *text, char **out)
 	return unit_load_config(&cfg, text, out);
 }
 
+/* Load text: exactly want on the error output and n errors. */
+static void expect_load(const char *text, int n, const char *want)
+{
+	char *out = NULL;
+	int got = load(text, &out);
+
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(got, n);
+	free(out);
+}
+
 /* A minimal valid file to extend. */
 #define OK_LISTENER "[listener pub]\nlisten = 127.0.0.1:2121\nbackend = in\n"
 #define OK_BACKEND "[backend in]\nservers = 10.0.0.5:21\n"
@@ -398,11 +409,8 @@ START_TEST(t_full)
 		"tls_max_version = TLSv1.3\n";
 	const struct fg_listener *l;
 	const struct fg_backend *b;
-	char *out = NULL;
-	int n = load(text, &out);
 
-	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(n, 0);
+	expect_load(text, 0, "");
 	ck_assert_str_eq(cfg.path, "t.conf");
 	ck_assert_str_eq(cfg.user, "ftpproxy");
 	ck_assert_uint_eq(cfg.max_sessions, 500);
@@ -485,7 +493,6 @@ START_TEST(t_full)
 	ck_assert_int_eq(b->tls_min_version, FG_TLS_V13);
 	ck_assert_int_eq(b->tls_max_version, FG_TLS_V13);
 	ck_assert_ptr_null(b->tls_ctx);
-	free(out);
 }
 END_TEST
 
@@ -495,14 +502,11 @@ START_TEST(t_defaults)
 	char *out = NULL;
 	const struct fg_listener *l;
 	const struct fg_backend *b;
-	int n;
 
 	/* Loading twice must start from scratch (cfg is fully overwritten). */
 	ck_assert_int_eq(load("[global]\ndebug = yes\nuser = other\n" OK_LISTENER OK_BACKEND, &out), 0);
 	free(out);
-	n = load(OK_LISTENER OK_BACKEND, &out);
-	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(n, 0);
+	expect_load(OK_LISTENER OK_BACKEND, 0, "");
 	ck_assert_str_eq(cfg.user, "ftpgate");
 	ck_assert_uint_eq(cfg.max_sessions, 10000);
 	ck_assert_uint_eq(cfg.spare_sessions, 8);
@@ -550,7 +554,6 @@ START_TEST(t_defaults)
 	ck_assert_int_eq(b->tls_max_version, 0);
 	ck_assert_ptr_null(b->tls_ctx);
 	ck_assert_uint_eq(b->n_servers, 1);
-	free(out);
 }
 END_TEST
 
@@ -612,15 +615,12 @@ START_TEST(t_tls)
 	char text[4096], list[FG_MAX_CIPHERS + 1], name[300], *out = NULL;
 	const struct fg_listener *l = &cfg.listeners[0];
 	const struct fg_backend *b = &cfg.backends[0];
-	int n;
 
 	/* tls = off everywhere, every key set: accepted, stored. */
-	n = load(OK_LISTENER "tls_cert = /c.pem\ntls_ca = /ca.pem\ntls_client_cert = optional\n"
-		 "tls_min_version = TLSv1.3\ntls_require_reuse = off\n"
-		 OK_BACKEND "tls_verify = no\ntls_cert = /bc.pem\ntls_key = /bk.pem\n"
-		 "tls_server_name = 2001:db8::5\ntls_max_version = TLSv1.2\n", &out);
-	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(n, 0);
+	expect_load(OK_LISTENER "tls_cert = /c.pem\ntls_ca = /ca.pem\ntls_client_cert = optional\n"
+		    "tls_min_version = TLSv1.3\ntls_require_reuse = off\n"
+		    OK_BACKEND "tls_verify = no\ntls_cert = /bc.pem\ntls_key = /bk.pem\n"
+		    "tls_server_name = 2001:db8::5\ntls_max_version = TLSv1.2\n", 0, "");
 	ck_assert_int_eq(l->tls, FG_TLS_OFF);
 	ck_assert_int_eq(l->tls_client_cert, FG_CERT_OPTIONAL);
 	ck_assert_int_eq(l->tls_min_version, FG_TLS_V13);
@@ -630,17 +630,13 @@ START_TEST(t_tls)
 	ck_assert_str_eq(b->tls_server_name, "2001:db8::5");
 	ck_assert_int_eq(b->tls_min_version, 0);
 	ck_assert_int_eq(b->tls_max_version, FG_TLS_V12);
-	free(out);
 
 	/* Equal versions; an IPv4 literal as server name. */
-	n = load(OK_LISTENER "tls_min_version = TLSv1.2\ntls_max_version = TLSv1.2\n"
-		 OK_BACKEND "tls_server_name = 192.0.2.7\n", &out);
-	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(n, 0);
+	expect_load(OK_LISTENER "tls_min_version = TLSv1.2\ntls_max_version = TLSv1.2\n"
+		    OK_BACKEND "tls_server_name = 192.0.2.7\n", 0, "");
 	ck_assert_int_eq(l->tls_min_version, FG_TLS_V12);
 	ck_assert_int_eq(l->tls_max_version, FG_TLS_V12);
 	ck_assert_str_eq(b->tls_server_name, "192.0.2.7");
-	free(out);
 
 	/* A cipher list of FG_MAX_CIPHERS - 1 bytes fits, one more does not. */
 	memset(list, 'A', sizeof(list));
@@ -694,51 +690,38 @@ END_TEST
 START_TEST(t_long_line)
 {
 	size_t len = FG_MAX_CONFIG_LINE + 100, o;
-	char *text = malloc(len + 256), *out = NULL;
-	int n;
+	char *text = malloc(len + 256);
 
 	ck_assert_ptr_nonnull(text);
 	o = (size_t)snprintf(text, 256, OK_LISTENER "banner = ");
 	memset(text + o, 'x', FG_MAX_CONFIG_LINE);
 	o += FG_MAX_CONFIG_LINE;
 	snprintf(text + o, 200, "\n" OK_BACKEND "bogus = 1\n");
-	n = load(text, &out);
-	ck_assert_str_eq(out, "t.conf:4: line too long (max 4096 bytes)\n"
-			      "t.conf:7: unknown key 'bogus' in [backend in]\n");
-	ck_assert_int_eq(n, 2);
-	free(out);
+	expect_load(text, 2, "t.conf:4: line too long (max 4096 bytes)\n"
+			     "t.conf:7: unknown key 'bogus' in [backend in]\n");
 
 	/* Exactly at the cap: a line, not "too long" (the banner is). */
 	o = (size_t)snprintf(text, 256, OK_LISTENER "banner = ");
 	memset(text + o, 'x', FG_MAX_CONFIG_LINE - 9);
 	o += FG_MAX_CONFIG_LINE - 9;
 	snprintf(text + o, 200, "\n" OK_BACKEND "bogus = 1\n");
-	n = load(text, &out);
-	ck_assert_str_eq(out, "t.conf:4: banner: too long (max 511 bytes)\n"
-			      "t.conf:7: unknown key 'bogus' in [backend in]\n");
-	ck_assert_int_eq(n, 2);
-	free(out);
+	expect_load(text, 2, "t.conf:4: banner: too long (max 511 bytes)\n"
+			     "t.conf:7: unknown key 'bogus' in [backend in]\n");
 
 	/* One byte more, at the end of the file without a newline. */
 	o = (size_t)snprintf(text, 256, OK_BACKEND OK_LISTENER "banner = ");
 	memset(text + o, 'x', FG_MAX_CONFIG_LINE - 8);
 	text[o + FG_MAX_CONFIG_LINE - 8] = '\0';
-	n = load(text, &out);
-	ck_assert_str_eq(out, "t.conf:6: line too long (max 4096 bytes)\n");
-	ck_assert_int_eq(n, 1);
-	free(out);
+	expect_load(text, 1, "t.conf:6: line too long (max 4096 bytes)\n");
 
 	/* A long line under the cap is whole (inih reads it in pieces). */
 	o = (size_t)snprintf(text, 256, OK_LISTENER "tls_ca = /");
 	memset(text + o, 'p', 1000);
 	o += 1000;
 	snprintf(text + o, 200, "\n" OK_BACKEND "bogus = 1\n");
-	n = load(text, &out);
-	ck_assert_str_eq(out, "t.conf:7: unknown key 'bogus' in [backend in]\n");
-	ck_assert_int_eq(n, 1);
+	expect_load(text, 1, "t.conf:7: unknown key 'bogus' in [backend in]\n");
 	ck_assert_uint_eq(strlen(cfg.listeners[0].tls_ca), 1001);
 	ck_assert_int_eq(cfg.listeners[0].tls_ca[1000], 'p');
-	free(out);
 	free(text);
 }
 END_TEST
@@ -842,12 +825,9 @@ START_TEST(t_no_resolve)
 
 	/* Resolving on: localhost comes from /etc/hosts (no DNS in tests),
 	 * as 127.0.0.1 or ::1, with the default port. */
-	n = load(OK_LISTENER "[backend in]\nservers = localhost\n", &out);
-	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(n, 0);
+	expect_load(OK_LISTENER "[backend in]\nservers = localhost\n", 0, "");
 	ck_assert(strcmp(ntop(&cfg.backends[0].servers[0]), "127.0.0.1:21") == 0 ||
 		  strcmp(ntop(&cfg.backends[0].servers[0]), "[::1]:21") == 0);
-	free(out);
 }
 END_TEST
 
