@@ -2,15 +2,16 @@
  *
  * A pump moves one direction of a data connection, from src to dst, in
  * one of two ways:
- *  - copy: read(2)/write(2) through one fixed buffer (FG_COPY_BUF, 4 MiB).  The
- *    default: measured on loopback it costs about half the CPU per GiB of
- *    splice and moves more bytes per second (see doc/PERFORMANCE.md),
- *    because the kernel sends big linear segments instead of re-sending
- *    the received segments' fragments one by one.
+ *  - copy: read(2)/send(2) through one fixed buffer (FG_COPY_BUF, 4 MiB).  The
+ *    default: measured on loopback it costs about the CPU per GiB of splice
+ *    and moves more bytes per second (see doc/PERFORMANCE.md), because the
+ *    kernel sends big linear segments instead of re-sending the received
+ *    segments' fragments one by one.
  *  - splice: splice(2) socket -> pipe -> socket, so file data never enters
  *    our address space (data_relay = splice).
- * Either way the buffer (or pipe) is the back-pressure: when dst does not
- * drain, it fills and we stop reading src; nothing ever goes to a disk. */
+ * Either way src is read again only once everything held has been written
+ * (big batches per call), and the buffer (or pipe) is the back-pressure:
+ * when dst does not drain we stop reading src; nothing goes to a disk. */
 #ifndef FG_RELAY_H
 #define FG_RELAY_H
 #include <stdbool.h>
