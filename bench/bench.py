@@ -37,6 +37,13 @@ PATHS = os.environ.get("BENCH_PATHS", "direct ftpgate mod_proxy").split()
 TLS = os.environ.get("BENCH_TLS", "0") == "1"
 # mod_proxy's backend leg: "1.2" pinned (default) or "1.3" (1.2 and 1.3 allowed)
 MODPROXY_TLS = os.environ.get("BENCH_MODPROXY_TLS", "1.2")
+# BENCH_PIN=1: the proxies run on CPUs of their own (the upper half), curl,
+# vsftpd and this script on the lower half, as if the proxy were a host of
+# its own; direct then also has only the lower half.
+PIN = os.environ.get("BENCH_PIN", "0") == "1"
+_CPUS = sorted(os.sched_getaffinity(0))
+CLIENT_CPUS = set(_CPUS[:len(_CPUS) // 2]) if PIN else set(_CPUS)
+PROXY_CPUS = set(_CPUS[len(_CPUS) // 2:]) if PIN else set(_CPUS)
 PKI = {}  # ca, cert, key: paths, filled by make_pki() in TLS mode
 TLS_SEEN = {}  # path name -> what curl -v reported it negotiated (verify step)
 
@@ -44,6 +51,10 @@ TLS_SEEN = {}  # path name -> what curl -v reported it negotiated (verify step)
 TLS_TARGET_RATIO = 0.6
 TLS_TARGET_CPU = 2.0
 TLS_MODPROXY_REF = "~0.54x direct, ~4.1 CPU s/GiB"
+# Plain FTP (issue 2): ftpgate against direct, and the mod_proxy figures it quotes.
+PLAIN_TARGET_RATIO = 0.95
+PLAIN_TARGET_CPU = 0.35
+PLAIN_MODPROXY_REF = "~0.6x direct, ~1.4 CPU s/GiB on RETR"
 ORDER = ["direct", "ftpgate", "mod_proxy"]
 
 # fixed passive ranges, disjoint per server
@@ -72,14 +83,16 @@ def record_pids():
                 f.write("%d\n" % p.pid)
 
 
-def start_daemon(argv, logname):
+def start_daemon(argv, logname, cpus=None):
+    """cpus: the CPUs the daemon may use (default: this script's)."""
     out = open(os.path.join(STATE, logname), "ab")
     # under reaper.py, so that orphans of the daemon are reaped inside the
     # measured tree (see reaper.py); p.pid is the reaper's
     argv = [sys.executable, REAPER] + argv
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                          stderr=subprocess.STDOUT, start_new_session=True,
-                         cwd=STATE)
+                         cwd=STATE, preexec_fn=(lambda: os.sched_setaffinity(0, cpus))
+                         if cpus else None)
     out.close()
     DAEMONS.append(p)
     record_pids()
@@ -472,7 +485,7 @@ servers = %s:%d
         if chk.returncode != 0:
             raise Fail("config check (ftpgate -t) failed: " +
                        (chk.stdout + chk.stderr).strip()[-300:])
-    p = start_daemon([FTPGATE, "-n", "-f", conf], "ftpgate.log")
+    p = start_daemon([FTPGATE, "-n", "-f", conf], "ftpgate.log", PROXY_CPUS)
     wait_banner(port, p)
     if TLS:
         # fail here, clearly and within seconds, if the listener cannot do FTPS
@@ -540,7 +553,7 @@ TimeoutStalled      300
     chk = subprocess.run(argv + ["-t"], capture_output=True, text=True, timeout=30)
     if chk.returncode != 0:
         raise Fail("config check failed: " + (chk.stdout + chk.stderr).strip()[-500:])
-    p = start_daemon(argv, "proftpd.log")
+    p = start_daemon(argv, "proftpd.log", PROXY_CPUS)
     wait_banner(port, p)
     if TLS:
         ftps_probe(port)
@@ -582,6 +595,14 @@ def proftpd_proxytls():
 
 # ---- transfers ----------------------------------------------------------------------
 
+def machine_busy():
+    """CPU seconds the whole machine has been busy (all CPUs, every process and
+    softirq; idle and iowait excluded), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / CLK_TCK
+
+
 def curl(args, limit, tls_seen=None):
     """tls_seen: a list to which the "SSL connection using ..." lines of curl -v
     are added (TLS mode; use for small transfers only)."""
@@ -595,10 +616,12 @@ def curl(args, limit, tls_seen=None):
     argv += args
     t0 = time.monotonic()
     r0 = os.times()
+    m0 = machine_busy()
     try:
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=limit + 10)
     except subprocess.TimeoutExpired:
         raise Fail("curl did not finish within %d s" % (limit + 10))
+    busy = machine_busy() - m0
     r1 = os.times()
     wall = time.monotonic() - t0
     ccpu = (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
@@ -612,7 +635,7 @@ def curl(args, limit, tls_seen=None):
                         if not l.startswith(("*", ">", "<", "{", "}")))
         raise Fail("curl exit %d: %s" % (cp.returncode, (err or cp.stderr).strip()[-300:]))
     dl, ul, tt = cp.stdout.split()[-3:]
-    return int(float(dl)), int(float(ul)), float(tt), wall, ccpu
+    return int(float(dl)), int(float(ul)), float(tt), wall, ccpu, busy
 
 
 def xfer_limit(nbytes):
@@ -637,14 +660,14 @@ class Path:
         b0 = tree_cpu(self.backend.pid)
         self.seq += 1
         if op == "RETR":
-            dl, ul, tt, wall, ccpu = curl(["-o", "/dev/null", self.url("pub/" + src)],
+            dl, ul, tt, wall, ccpu, busy = curl(["-o", "/dev/null", self.url("pub/" + src)],
                                           xfer_limit(nbytes))
             if dl != nbytes:
                 raise Fail("RETR got %d bytes, expected %d" % (dl, nbytes))
         else:
             name = "%s-%d.bin" % (self.name, self.seq)
             dest = os.path.join(root, "up", name)
-            dl, ul, tt, wall, ccpu = curl(["-T", os.path.join(STATE, src),
+            dl, ul, tt, wall, ccpu, busy = curl(["-T", os.path.join(STATE, src),
                                            self.url("up/" + name)], xfer_limit(nbytes))
         settled = settle(master)
         settle(self.backend.pid)
@@ -663,7 +686,7 @@ class Path:
         return dict(bytes=nbytes, time=tt, wall=wall, mbps=nbytes / tt / 1e6,
                     proxy_cpu=(c1 - c0) if master and c0 is not None and c1 is not None else None,
                     backend_cpu=(b1 - b0) if b0 is not None and b1 is not None else None,
-                    curl_cpu=ccpu, settled=settled)
+                    curl_cpu=ccpu, machine_cpu=busy, settled=settled)
 
     def verify(self, root):
         """Byte-exact RETR and STOR of a small file before measuring."""
@@ -697,6 +720,146 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def floor_line():
+    cells = []
+    for op in ("RETR", "STOR"):
+        xs = [f[0] for f in FLOOR.get(op, []) if f]
+        cells.append("%s-like %s" % (op, fmt(median(xs), "%.2f")))
+    print()
+    print("Floor: a minimal relay (Python, blocking recv_into()/sendall() through one 4 MiB "
+          "buffer; no FTP, poll or timers) on the proxy's CPUs between a vsftpd-like sender and "
+          "a curl-like receiver cost %s CPU s/GiB (median over rounds; see floor_probe() in "
+          "bench.py)." % ", ".join(cells))
+
+
+def targets(med, issue, ratio, cpu, ref):
+    """The issue's targets for ftpgate and whether this run met them."""
+    print("Targets (%s): ftpgate >= %.2gx direct and <= %.2g CPU s/GiB, RETR and STOR; "
+          "mod_proxy reference %s." % (issue, ratio, cpu, ref))
+    verdict = []
+    for op in ("RETR", "STOR"):
+        m, d = med[("ftpgate", op, "mbps")], med[("direct", op, "mbps")]
+        c = med[("ftpgate", op, "cpu")]
+        if m is None or not d:
+            verdict.append("%s not measured" % op)
+            continue
+        ok = m / d >= ratio and c is not None and c <= cpu
+        verdict.append("%s %.2fx, %s CPU s/GiB: %s" % (op, m / d, fmt(c, "%.2f"),
+                                                       "met" if ok else "NOT met"))
+    print("ftpgate against the targets: " + "; ".join(verdict) + ".")
+
+
+def headroom(med):
+    """What the CPUs leave a proxy.  Client, proxy and server share this
+    machine's CPUs, so a proxied path can only be as fast as direct if the
+    direct path leaves CPU time idle: with N CPUs and direct taking T s/GiB
+    of wall time, a path at ratio R may use at most N*T/R CPU s/GiB of the
+    whole machine.  Printed next to what direct, ftpgate and the minimal relay
+    of floor_probe() used."""
+    n = os.cpu_count() or 1
+    ratio = TLS_TARGET_RATIO if TLS else PLAIN_TARGET_RATIO
+    lines = []
+    for op in ("RETR", "STOR"):
+        t, b = med[("direct", op, "spg")], med[("direct", op, "busy")]
+        if t is None or b is None:
+            continue
+        line = ("%s: direct keeps the %d CPUs %.0f%% busy (%.2f CPU s/GiB); %.2gx direct "
+                "allows a path %.2f CPU s/GiB of the whole machine, %.2f more than direct" % (
+                    op, n, 100 * b / (n * t), b, ratio, n * t / ratio, n * t / ratio - b))
+        bp = med.get(("ftpgate", op, "busy"))
+        if bp is not None:
+            line += "; the path through ftpgate used %.2f (ftpgate itself %s)" % (
+                bp, fmt(med.get(("ftpgate", op, "cpu")), "%.2f"))
+        fl = median([f[1] for f in FLOOR.get(op, []) if f])
+        if fl is not None:
+            line += "; the minimal relay's chain used %.2f" % fl
+        lines.append(line)
+    if lines:
+        print()
+        print("CPU headroom (client, proxy and server share this machine's CPUs; "
+              "see doc/PERFORMANCE.md):")
+        for l in lines:
+            print("* " + l + ".")
+
+
+def floor_probe(op, path, nbytes):
+    """The least a relay can cost here.  A minimal relay (one Python process,
+    blocking recv_into() and sendall() through one 4 MiB buffer: no FTP, no
+    poll, no TLS) between a sender and a receiver shaped like the bench's
+    vsftpd and curl: RETR-like, sendfile() of the bench file into a reader of
+    16 KiB (curl's buffer); STOR-like, 64 KiB writes (curl's upload buffer)
+    into a reader of 64 KiB (vsftpd's).  The relay runs on the proxies' CPUs,
+    the ends on the client's.  Returns (relay CPU s/GiB, machine busy CPU
+    s/GiB) or None if it did not finish in time."""
+    ls = socket.socket()
+    ls.bind((HOST, 0))
+    ls.listen(1)
+    rs = socket.socket()
+    rs.bind((HOST, 0))
+    rs.listen(1)
+
+    def child(role):
+        try:
+            if role == "relay":
+                os.sched_setaffinity(0, PROXY_CPUS)
+                c, _ = rs.accept()
+                d = socket.create_connection((HOST, ls.getsockname()[1]), timeout=60)
+                buf = bytearray(4 * MIB)
+                mv = memoryview(buf)
+                while True:
+                    k = c.recv_into(buf)
+                    if not k:
+                        break
+                    d.sendall(mv[:k])
+                d.close()
+            elif role == "send":
+                s = socket.create_connection((HOST, rs.getsockname()[1]), timeout=60)
+                with open(path, "rb") as f:
+                    if op == "RETR":
+                        s.sendfile(f)
+                    else:
+                        buf = bytearray(64 * 1024)
+                        while True:
+                            k = f.readinto(buf)
+                            if not k:
+                                break
+                            s.sendall(memoryview(buf)[:k])
+                s.close()
+            else:
+                a, _ = ls.accept()
+                buf = bytearray((16 if op == "RETR" else 64) * 1024)
+                while a.recv_into(buf):
+                    pass
+        finally:
+            os._exit(0)
+
+    m0 = machine_busy()
+    kids = {}
+    for role in ("relay", "recv", "send"):
+        pid = os.fork()
+        if pid == 0:
+            child(role)
+        kids[pid] = role
+    ls.close()
+    rs.close()
+    relay_cpu = None
+    deadline = time.monotonic() + xfer_limit(nbytes)
+    while kids and time.monotonic() < deadline:
+        pid, _status, ru = os.wait4(-1, os.WNOHANG)
+        if pid == 0:
+            time.sleep(0.01)
+            continue
+        if kids.pop(pid, None) == "relay":
+            relay_cpu = ru.ru_utime + ru.ru_stime
+    busy = machine_busy() - m0
+    for pid in kids:  # bounded: a hung probe is killed and reported as n/a
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    if kids or relay_cpu is None:
+        return None
+    return relay_cpu * GIB / nbytes, busy * GIB / nbytes
+
+
 def report(results, status, nbytes):
     ops = ("RETR", "STOR")
     med = {}
@@ -708,10 +871,21 @@ def report(results, status, nbytes):
                                              for r in rs if r["proxy_cpu"] is not None])
             med[(name, op, "bcpu")] = median([r["backend_cpu"] * GIB / r["bytes"]
                                               for r in rs if r["backend_cpu"] is not None])
+            med[(name, op, "busy")] = median([r["machine_cpu"] * GIB / r["bytes"] for r in rs])
+            # wall time of the curl process: the span machine_cpu covers
+            med[(name, op, "spg")] = median([r["wall"] * GIB / r["bytes"] for r in rs])
     print()
     print("## ftpgate benchmark%s: %d MiB file, %d round(s), loopback, curl %s" %
           (" over FTPS (explicit, PROT P on both legs)" if TLS else "",
            nbytes // MIB, ROUNDS, curl_version()))
+    print()
+    if PIN:
+        print("Pinned (--pinned): curl, vsftpd and the bench on CPUs %s, each proxy on CPUs %s "
+              "of its own, as on a gateway host; direct uses CPUs %s only." % (
+                  sorted(CLIENT_CPUS), sorted(PROXY_CPUS), sorted(CLIENT_CPUS)))
+    else:
+        print("Shared: curl, vsftpd and the proxy share all %d CPUs (--pinned gives the proxy "
+              "CPUs of its own)." % len(CLIENT_CPUS))
     print()
     if TLS:
         print("FTPS: curl --ssl-reqd --cacert CA (AUTH TLS, PBSZ 0, PROT P); vsftpd requires TLS "
@@ -742,19 +916,7 @@ def report(results, status, nbytes):
         print("| " + " | ".join(row) + " |")
     if TLS:
         print()
-        print("Targets (FTPS issue): ftpgate >= %.1fx direct and <= %.1f CPU s/GiB, RETR and STOR; "
-              "mod_proxy reference %s." % (TLS_TARGET_RATIO, TLS_TARGET_CPU, TLS_MODPROXY_REF))
-        verdict = []
-        for op in ops:
-            m, d = med[("ftpgate", op, "mbps")], med[("direct", op, "mbps")]
-            c = med[("ftpgate", op, "cpu")]
-            if m is None or not d:
-                verdict.append("%s not measured" % op)
-                continue
-            ok = m / d >= TLS_TARGET_RATIO and c is not None and c <= TLS_TARGET_CPU
-            verdict.append("%s %.2fx, %s CPU s/GiB: %s" % (op, m / d, fmt(c, "%.2f"),
-                                                           "met" if ok else "NOT met"))
-        print("ftpgate against the targets: " + "; ".join(verdict) + ".")
+        targets(med, "FTPS issue", TLS_TARGET_RATIO, TLS_TARGET_CPU, TLS_MODPROXY_REF)
         print("Caveat: direct FTPS pays a fixed ~0.2 s stall per transfer here (vsftpd answers "
               "TYPE/SIZE late once curl has started the data TLS handshake), which a proxy "
               "that opens its backend data leg later avoids: small files flatter the proxies' "
@@ -765,6 +927,13 @@ def report(results, status, nbytes):
         back = proxy_log_tls()
         if back:
             print("mod_proxy backend leg as its ProxyLog reports it: " + ", ".join(back) + ".")
+    else:
+        print()
+        targets(med, "issue 2", PLAIN_TARGET_RATIO, PLAIN_TARGET_CPU, PLAIN_MODPROXY_REF)
+    if FLOOR:
+        floor_line()
+    if not PIN:  # pinned, the proxy's CPUs are not the ones direct used
+        headroom(med)
     notes = [(n, s) for n, s in status.items() if s]
     if notes:
         print()
@@ -773,17 +942,18 @@ def report(results, status, nbytes):
     print()
     print("### Raw numbers")
     print()
-    print("| round | path | op | seconds | MB/s | proxy CPU s | backend CPU s | curl CPU s | settled |")
-    print("|---:|---|---|---:|---:|---:|---:|---:|---|")
+    print("| round | path | op | seconds | MB/s | proxy CPU s | backend CPU s | curl CPU s "
+          "| machine busy CPU s | settled |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---|")
     for rnd in range(1, ROUNDS + 1):
         for name in ORDER:
             for op in ops:
                 for r in results.get((name, op), []):
                     if r["round"] != rnd:
                         continue
-                    print("| %d | %s | %s | %.3f | %.1f | %s | %s | %.2f | %s |" % (
+                    print("| %d | %s | %s | %.3f | %.1f | %s | %s | %.2f | %.2f | %s |" % (
                         rnd, name, op, r["time"], r["mbps"], fmt(r["proxy_cpu"], "%.2f"),
-                        fmt(r["backend_cpu"], "%.2f"), r["curl_cpu"],
+                        fmt(r["backend_cpu"], "%.2f"), r["curl_cpu"], r["machine_cpu"],
                         "yes" if r["settled"] else "NO"))
     print()
     print("Backend (vsftpd) CPU, median s/GiB: " + ", ".join(
@@ -796,6 +966,7 @@ def report(results, status, nbytes):
 
 
 ERRORS = {}
+FLOOR = {}
 
 
 def proxy_log_tls():
@@ -829,6 +1000,10 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     nbytes = MB * MIB
+    os.sched_setaffinity(0, CLIENT_CPUS)  # inherited by vsftpd, curl and the floor probe
+    if PIN:
+        log("pinned: curl, vsftpd and the bench on CPUs %s, proxies on CPUs %s" % (
+            sorted(CLIENT_CPUS), sorted(PROXY_CPUS)))
     if TLS:
         make_pki()
         log("FTPS mode: throwaway CA %s" % PKI["ca"])
@@ -884,6 +1059,12 @@ def main():
                 results.setdefault((name, op), []).append(r)
                 log("round %d %-9s %s %7.1f MB/s  proxy CPU %s s" % (
                     rnd, name, op, r["mbps"], fmt(r["proxy_cpu"], "%.2f")))
+        if not TLS:  # the floor of a plain relay, in the same conditions as the paths
+            for op in ("RETR", "STOR"):
+                f = floor_probe(op, os.path.join(root, "pub", "big.bin"), nbytes)
+                FLOOR.setdefault(op, []).append(f)
+                log("round %d minimal relay %s: %s CPU s/GiB" % (
+                    rnd, op, fmt(f[0] if f else None, "%.2f")))
     report(results, status, nbytes)
 
 

@@ -9,7 +9,12 @@
 # to the client and to vsftpd; certificates come from a throwaway CA made with
 # the openssl CLI in the temp dir.
 #
-# Usage: bench/run.sh [--quick] [--tls]
+# With --pinned (or BENCH_PIN=1) the proxy gets CPUs of its own, as a DMZ
+# gateway host would: curl, vsftpd and the bench run on the first half of the
+# CPUs (CPU 0 of 2), every proxy on the other half; direct uses only the
+# first half too.  The default shares all CPUs between all processes.
+#
+# Usage: bench/run.sh [--quick] [--tls] [--pinned]
 # Environment:
 #   BENCH_MB=1024        file size in MiB            (--quick: 128)
 #   BENCH_ROUNDS=3       rounds                      (--quick: 1)
@@ -19,6 +24,7 @@
 #   BENCH_CACHE=/var/cache/ftpgate-bench    downloaded .debs + extracted tree
 #   BENCH_KEEP=1         keep the temp dir (configs, logs) for inspection
 #   BENCH_TLS=1          same as --tls
+#   BENCH_PIN=1          same as --pinned
 #   BENCH_MODPROXY_TLS=1.2  mod_proxy's backend TLS leg: 1.2 (pinned, the
 #                        default: its uploads fail on a TLS 1.3 backend leg)
 #                        or 1.3 (TLSv1.2 and TLSv1.3 allowed)
@@ -36,8 +42,9 @@ while [[ $# -gt 0 ]]; do
 	case $1 in
 	--quick) export BENCH_MB=${BENCH_MB_QUICK:-128} BENCH_ROUNDS=1 ;;
 	--tls) export BENCH_TLS=1 ;;
+	--pinned) export BENCH_PIN=1 ;;
 	*)
-		echo "usage: $0 [--quick] [--tls]" >&2
+		echo "usage: $0 [--quick] [--tls] [--pinned]" >&2
 		exit 2
 		;;
 	esac
@@ -48,6 +55,19 @@ case ${BENCH_TLS:-0} in
 1) ;;
 *)
 	echo "run.sh: BENCH_TLS must be 0 or 1" >&2
+	exit 2
+	;;
+esac
+case ${BENCH_PIN:-0} in
+0 | "") export BENCH_PIN=0 ;;
+1)
+	if (($(nproc) < 2)); then
+		echo "run.sh: --pinned needs at least 2 CPUs" >&2
+		exit 2
+	fi
+	;;
+*)
+	echo "run.sh: BENCH_PIN must be 0 or 1" >&2
 	exit 2
 	;;
 esac
