@@ -54,13 +54,13 @@ void fg_pump_free(struct fg_pump *p)
 	p->buf = NULL;
 }
 
-/* Read from src into the pipe or the buffer: >0 bytes, 0 EOF, -1 errno. */
+/* Read from src into the empty pipe or buffer (fg_pump_run refills only
+ * once everything held is written): >0 bytes, 0 EOF, -1 errno. */
 static ssize_t fill(struct fg_pump *p)
 {
 	if (p->splice)
-		return splice(p->src, NULL, p->pipe[1], NULL, p->cap - p->held,
+		return splice(p->src, NULL, p->pipe[1], NULL, p->cap,
 			      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	/* The buffer is only refilled once empty, so reads are big. */
 	p->off = 0;
 	return read(p->src, p->buf, p->cap);
 }
