@@ -756,7 +756,7 @@ def headroom(med):
     of wall time, a path at ratio R may use at most N*T/R CPU s/GiB of the
     whole machine.  Printed next to what direct, ftpgate and the minimal relay
     of floor_probe() used."""
-    n = os.cpu_count() or 1
+    n = len(CLIENT_CPUS)  # shared mode: every CPU this bench may use
     ratio = TLS_TARGET_RATIO if TLS else PLAIN_TARGET_RATIO
     lines = []
     for op in ("RETR", "STOR"):
@@ -790,7 +790,8 @@ def floor_probe(op, path, nbytes):
     16 KiB (curl's buffer); STOR-like, 64 KiB writes (curl's upload buffer)
     into a reader of 64 KiB (vsftpd's).  The relay runs on the proxies' CPUs,
     the ends on the client's.  Returns (relay CPU s/GiB, machine busy CPU
-    s/GiB) or None if it did not finish in time."""
+    s/GiB), or None if it did not finish in time or the receiver did not get
+    every byte."""
     ls = socket.socket()
     ls.bind((HOST, 0))
     ls.listen(1)
@@ -799,6 +800,7 @@ def floor_probe(op, path, nbytes):
     rs.listen(1)
 
     def child(role):
+        ok = False
         try:
             if role == "relay":
                 os.sched_setaffinity(0, PROXY_CPUS)
@@ -828,10 +830,17 @@ def floor_probe(op, path, nbytes):
             else:
                 a, _ = ls.accept()
                 buf = bytearray((16 if op == "RETR" else 64) * 1024)
-                while a.recv_into(buf):
-                    pass
+                got = 0
+                while True:
+                    k = a.recv_into(buf)
+                    if not k:
+                        break
+                    got += k
+                if got != nbytes:
+                    return
+            ok = True
         finally:
-            os._exit(0)
+            os._exit(0 if ok else 1)  # an exception, or a short transfer, is a failed probe
 
     m0 = machine_busy()
     kids = {}
@@ -843,19 +852,21 @@ def floor_probe(op, path, nbytes):
     ls.close()
     rs.close()
     relay_cpu = None
+    failed = False
     deadline = time.monotonic() + xfer_limit(nbytes)
     while kids and time.monotonic() < deadline:
-        pid, _status, ru = os.wait4(-1, os.WNOHANG)
+        pid, status, ru = os.wait4(-1, os.WNOHANG)
         if pid == 0:
             time.sleep(0.01)
             continue
+        failed |= os.waitstatus_to_exitcode(status) != 0
         if kids.pop(pid, None) == "relay":
             relay_cpu = ru.ru_utime + ru.ru_stime
     busy = machine_busy() - m0
     for pid in kids:  # bounded: a hung probe is killed and reported as n/a
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    if kids or relay_cpu is None:
+    if kids or failed or relay_cpu is None:
         return None
     return relay_cpu * GIB / nbytes, busy * GIB / nbytes
 
